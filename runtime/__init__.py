@@ -1,0 +1,1 @@
+"""What every Beacon process needs at run time: settings, structured logs, metrics, warehouse client."""

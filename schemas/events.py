@@ -1,0 +1,56 @@
+"""The event types at each boundary: ``RawHit`` (what came over HTTP) -> ``Event`` (validated, canonical)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class HitSource(StrEnum):
+    """Which collector endpoint received a hit."""
+
+    PIXEL = "pixel"
+
+
+class RawHit(BaseModel):
+    """One request to the collector, unvalidated: everything needed to validate it later or replay it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    hit_id: UUID  # assigned by the collector on receipt; the event_id of last resort
+    source: HitSource
+    received_at: datetime
+    site_id: str  # as sent, possibly empty: the stream decides whether it is valid
+    query: dict[str, str]
+    ip: str
+    user_agent: str
+    referer: str
+
+    def partition_key(self) -> bytes:
+        return f"{self.site_id}:{self.query.get('aid', '')}".encode()
+
+
+class Event(BaseModel):
+    """A validated event in Beacon's canonical form; what every downstream agent and table consumes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: UUID
+    site_id: str = Field(min_length=1)
+    event_name: str = Field(min_length=1)
+    event_time: datetime
+    received_at: datetime
+    anonymous_id: str
+    user_id: str
+    url: str
+    referrer: str
+    user_agent: str
+    ip: str  # anonymised before it ever reaches this type
+    properties: dict[str, str]
+    source: HitSource
+
+    def partition_key(self) -> bytes:
+        return f"{self.site_id}:{self.anonymous_id}".encode()

@@ -1,0 +1,1 @@
+"""Operate Beacon: the CLI, the local stack supervisor, topic provisioning and migrations."""

@@ -1,0 +1,196 @@
+"""``./beacon``: start, inspect, query and test a Beacon stack (typer + rich)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from runtime.clickhouse import connect_clickhouse
+from runtime.settings import SettingsError, load_settings
+from stack.demo_site import ensure_demo_site
+from stack.migrations import apply_migrations, load_migrations
+from stack.settings import StackSettings
+from stack.supervisor import LocalStack, StackError
+
+app = typer.Typer(
+    help="Beacon: first-party behavioural event streaming. Settings come from BEACON_* variables.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+errors = Console(stderr=True)
+ROOT = Path(__file__).resolve().parent.parent
+_ROW_RETURNING = ("SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXISTS", "EXPLAIN")
+
+
+def _settings() -> StackSettings:
+    try:
+        return load_settings(StackSettings)
+    except SettingsError as error:
+        errors.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+
+
+@contextmanager
+def _progress(title: str) -> Iterator[None]:
+    started = time.monotonic()
+    with console.status(f"{title}…"):
+        yield
+    console.print(f"[green]✓[/green] {title} [dim]({time.monotonic() - started:.1f} s)[/dim]")
+
+
+@app.command()
+def up(
+    detach: Annotated[bool, typer.Option("--detach", "-d", help="Return once every part is healthy.")] = False,
+) -> None:
+    """Start the whole stack: Kafka, warehouse, topics, migrations, writer, stream worker, collector."""
+    settings = _settings()
+    stack = LocalStack(settings, workdir=ROOT, step=_progress)
+    stopping = False
+
+    def request_stop(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        stack.start()
+        _print_summary(settings, stack)
+        if detach:
+            console.print("Running in the background. [bold]./beacon status[/bold] checks it, "
+                          "[bold]./beacon down[/bold] stops it.")  # fmt: skip
+            return
+        console.print("Press [bold]Ctrl-C[/bold] to stop. Logs: " + str(settings.log_dir))
+        died = stack.watch()
+        errors.print(f"[red]{died.title} stopped unexpectedly[/red]; last lines of {died.log_path}:\n{died.log_tail()}")
+        _stop(stack)
+        raise typer.Exit(1)
+    except StackError as error:
+        errors.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        console.print("\nStopping…")
+        _stop(stack)
+
+
+def _stop(stack: LocalStack) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not leave orphans behind
+    for name in stack.stop():
+        console.print(f"[green]✓[/green] stopped {name}")
+
+
+def _print_summary(settings: StackSettings, stack: LocalStack) -> None:
+    site = ensure_demo_site(settings.home)
+    table = Table(title="Beacon is up", show_header=False, title_justify="left")
+    table.add_row("Collector", settings.collector_url)
+    table.add_row("ClickHouse HTTP", settings.clickhouse_address)
+    table.add_row("Kafka bootstrap", settings.kafka_address)
+    table.add_row("Demo site id", site.site_id)
+    table.add_row("Demo write key", site.write_key)
+    table.add_row("Data", str(settings.home.resolve()))
+    for note in stack.notes:
+        table.add_row("", f"[dim]{note}[/dim]")
+    console.print(table)
+    console.print(
+        f"Try: curl '{settings.collector_url}/p.gif?site={site.site_id}&url=https://example.com/'\n"
+        '     ./beacon sql "SELECT event_name, url, event_time FROM beacon.events FINAL LIMIT 5"'
+    )
+
+
+@app.command()
+def down() -> None:
+    """Stop a stack started with `up --detach` (or one left behind); its data stays."""
+    stack = LocalStack(_settings(), workdir=ROOT)
+    stopped = stack.stop()
+    if not stopped:
+        console.print("Beacon was not running.")
+    for name in stopped:
+        console.print(f"[green]✓[/green] stopped {name}")
+
+
+@app.command()
+def status() -> None:
+    """Show each part of the local stack: running, healthy, address."""
+    parts = LocalStack(_settings(), workdir=ROOT).status()
+    if not parts:
+        console.print("Beacon is not running.")
+        raise typer.Exit(1)
+    table = Table("part", "pid", "state", "address")
+    for part in parts:
+        state = (
+            "[green]healthy[/green]"
+            if part.healthy
+            else "[yellow]unhealthy[/yellow]"
+            if part.running
+            else "[red]stopped[/red]"
+        )
+        table.add_row(part.title, str(part.pid), state, part.address)
+    console.print(table)
+    if not all(part.healthy for part in parts):
+        raise typer.Exit(1)
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="One ClickHouse SQL statement.")],
+    output_format: Annotated[
+        str | None, typer.Option("--format", "-f", help="A ClickHouse output format, printed as the server sends it.")
+    ] = None,
+) -> None:
+    """Run SQL against the warehouse and print the result as a table."""
+    settings = _settings()
+    try:
+        client = connect_clickhouse(settings.clickhouse_address)
+        if output_format:
+            sys.stdout.write(client.raw_query(query, fmt=output_format).decode(errors="replace"))
+            return
+        if query.lstrip().split(None, 1)[0].upper() not in _ROW_RETURNING:
+            result = client.command(query)
+            console.print(result if result not in (None, "") else "[green]OK[/green]")
+            return
+        rows = client.query(query)
+    except Exception as error:  # the server's message is what the user needs, not a traceback
+        errors.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
+    table = Table(*rows.column_names)
+    for row in rows.result_rows:
+        table.add_row(*(str(value) for value in row))
+    console.print(table)
+    console.print(f"[dim]{len(rows.result_rows)} rows[/dim]")
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the ClickHouse migrations in schemas/clickhouse/ that the warehouse has not run yet."""
+    settings = _settings()
+    applied = apply_migrations(connect_clickhouse(settings.clickhouse_address), load_migrations())
+    for migration in applied:
+        console.print(f"[green]✓[/green] applied {migration.version:04d}_{migration.name}")
+    console.print(f"{len(applied)} migrations applied; the schema is current.")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def test(context: typer.Context) -> None:
+    """Run the whole test suite (unit, integration, end-to-end); extra arguments go to pytest."""
+    command = [sys.executable, "-m", "pytest", *context.args]
+    console.print(f"[dim]$ {' '.join(command)}[/dim]")
+    code = subprocess.call(command, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    if code == 5:
+        errors.print("[red]pytest collected no tests: that is a failure, not a pass[/red]")
+        raise typer.Exit(1)
+    raise typer.Exit(code)

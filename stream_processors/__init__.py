@@ -1,0 +1,1 @@
+"""Stream processors: faust-streaming agents that turn raw hits into clean events, and sinks that store them."""

@@ -1,0 +1,20 @@
+"""Run a stream worker: ``python -m stream_processors`` (settings from BEACON_* variables)."""
+
+import sys
+
+from runtime.logging import configure_logging
+from stream_processors.app import app, settings
+from stream_processors.normalize import agent  # noqa: F401  (registers the agent with the app)
+
+
+def main() -> None:
+    configure_logging("stream-worker")
+    sys.argv = [
+        "beacon-stream", "worker", "--loglevel", "info",
+        "--web-host", settings.stream_web_host, "--web-port", str(settings.stream_web_port),
+    ]  # fmt: skip
+    app.main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""The faust application shared by the stream agents, configured from ``StreamWorkerSettings``."""
+
+from __future__ import annotations
+
+import faust
+from aiohttp.web import Response
+
+from runtime.metrics import METRICS_CONTENT_TYPE, render_metrics
+from runtime.settings import load_settings
+from stream_processors.settings import StreamWorkerSettings
+
+
+def create_faust_app(settings: StreamWorkerSettings) -> faust.App:
+    app = faust.App(
+        settings.stream_app_id,
+        broker=[f"kafka://{server.strip()}" for server in settings.kafka_bootstrap.split(",")],
+        datadir=str(settings.stream_data_dir),
+        store="memory://",
+        web_host=settings.stream_web_host,
+        web_port=settings.stream_web_port,
+        # Topics come from schemas.topics and are created by stack.topics before any worker starts.
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.stream_session_timeout_seconds,
+        broker_heartbeat_interval=settings.stream_session_timeout_seconds / 5,
+        broker_rebalance_timeout=settings.stream_session_timeout_seconds,
+        producer_acks=-1,
+        producer_compression_type="lz4",
+        value_serializer="raw",
+        key_serializer="raw",
+    )
+
+    @app.page("/health")
+    async def health(_: object, request: object) -> Response:
+        return Response(text='{"status": "ok"}', content_type="application/json")
+
+    @app.page("/metrics")
+    async def metrics(_: object, request: object) -> Response:
+        return Response(body=render_metrics(), headers={"Content-Type": METRICS_CONTENT_TYPE})
+
+    return app
+
+
+settings = load_settings(StreamWorkerSettings)
+app = create_faust_app(settings)

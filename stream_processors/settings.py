@@ -1,0 +1,27 @@
+"""Settings of the stream worker and the warehouse writer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from runtime.settings import ClickHouseSettings, KafkaSettings
+
+
+class StreamWorkerSettings(KafkaSettings):
+    stream_app_id: str = "beacon-stream"
+    stream_web_host: str = "127.0.0.1"
+    stream_web_port: int = Field(default=6066, ge=1, le=65535)
+    stream_data_dir: Path = Path(".beacon/stream")
+    # Short timeouts make a worker joining or leaving rebalance in seconds, not the default minute.
+    stream_session_timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class WarehouseWriterSettings(KafkaSettings, ClickHouseSettings):
+    writer_group_id: str = "beacon-warehouse-writer"
+    writer_host: str = "127.0.0.1"
+    writer_port: int = Field(default=6067, ge=1, le=65535)
+    writer_batch_rows: int = Field(default=5000, ge=1)
+    writer_flush_interval_seconds: float = Field(default=1.0, gt=0)
+    writer_max_retry_backoff_seconds: float = Field(default=30.0, gt=0)

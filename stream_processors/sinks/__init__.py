@@ -1,0 +1,1 @@
+"""Sinks: where processed streams leave Kafka (ClickHouse tables)."""

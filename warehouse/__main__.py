@@ -1,0 +1,3 @@
+from warehouse.server import main
+
+main()
