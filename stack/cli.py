@@ -126,10 +126,14 @@ def down() -> None:
 @app.command()
 def status() -> None:
     """Show each part of the local stack: running, healthy, address."""
-    parts = LocalStack(_settings(), workdir=ROOT).status()
+    stack = LocalStack(_settings(), workdir=ROOT)
+    parts = stack.status()
     if not parts:
         console.print("Beacon is not running.")
         raise typer.Exit(1)
+    complete = stack.startup_complete()
+    if not complete:
+        console.print("[yellow]Beacon is still starting (or its start was interrupted).[/yellow]")
     table = Table("part", "pid", "state", "address")
     for part in parts:
         state = (
@@ -141,7 +145,7 @@ def status() -> None:
         )
         table.add_row(part.title, str(part.pid), state, part.address)
     console.print(table)
-    if not all(part.healthy for part in parts):
+    if not complete or not all(part.healthy for part in parts):
         raise typer.Exit(1)
 
 

@@ -14,6 +14,7 @@ import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from stack.components import Component
 from stack.health import HttpProbe, Probe, TcpProbe
@@ -127,17 +128,25 @@ class StateFile:
         self.path = run_dir / "stack.json"
 
     def load(self) -> list[ProcessRecord]:
-        try:
-            data = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return []
-        return [ProcessRecord(**entry) for entry in data["processes"]]
+        return [ProcessRecord(**entry) for entry in self._read().get("processes", [])]
 
-    def save(self, records: list[ProcessRecord]) -> None:
+    def startup_complete(self) -> bool:
+        """False while ``up`` is still starting parts (or died half-way)."""
+        return bool(self._read().get("complete", False))
+
+    def save(self, records: list[ProcessRecord], *, complete: bool = False) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_suffix(".tmp")
-        temporary.write_text(json.dumps({"processes": [asdict(record) for record in records]}, indent=2))
+        document = {"complete": complete, "processes": [asdict(record) for record in records]}
+        temporary.write_text(json.dumps(document, indent=2))
         temporary.replace(self.path)
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            document: dict[str, Any] = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return document
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)

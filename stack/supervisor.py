@@ -82,6 +82,7 @@ class LocalStack:
             self._stop_records(records)
             self._state.clear()
             raise
+        self._state.save(records, complete=True)
         return records
 
     def stop(self) -> list[str]:
@@ -90,6 +91,9 @@ class LocalStack:
         self._stop_records(records)
         self._state.clear()
         return [record.name for record in reversed(records)]
+
+    def startup_complete(self) -> bool:
+        return self._state.startup_complete()
 
     def status(self) -> list[PartStatus]:
         return [

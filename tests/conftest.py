@@ -1,0 +1,56 @@
+"""Shared fixtures: the real Kafka and ClickHouse for integration tests, the whole stack for end-to-end tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from runtime.clickhouse import connect_clickhouse
+from stack.settings import StackSettings
+from stack.supervisor import LocalStack
+from tests.support.infrastructure import (
+    Infrastructure,
+    choose_backend,
+    docker_engine_reachable,
+    free_port,
+    provide_infrastructure,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def infrastructure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infrastructure]:
+    """A real Kafka-protocol broker and a real ClickHouse engine, provisioned with topics and migrations."""
+    import os
+
+    backend = choose_backend(os.environ, docker_engine_reachable())
+    with provide_infrastructure(backend, tmp_path_factory.mktemp("infrastructure")) as provided:
+        yield provided
+
+
+@pytest.fixture(scope="session")
+def clickhouse(infrastructure: Infrastructure) -> Client:
+    return connect_clickhouse(infrastructure.clickhouse_url)
+
+
+@pytest.fixture(scope="session")
+def beacon_stack(infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings]:
+    """Beacon's own processes (writer, stream worker, collector) started by the same code as `./beacon up`."""
+    settings = StackSettings(
+        home=tmp_path_factory.mktemp("stack"),
+        kafka_bootstrap=infrastructure.kafka_bootstrap,
+        clickhouse_url=infrastructure.clickhouse_url,
+        collector_port=free_port(),
+        stream_web_port=free_port(),
+        writer_port=free_port(),
+    )
+    stack = LocalStack(settings, workdir=ROOT)
+    stack.start()
+    try:
+        yield settings
+    finally:
+        stack.stop()

@@ -1,0 +1,150 @@
+"""HTTP pixel -> collector -> Kafka -> faust normalize agent -> warehouse writer -> ClickHouse, all real.
+
+Every assertion is a SQL query on the warehouse, so a faked or broken hop anywhere fails these tests.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from collector.app import TRANSPARENT_GIF
+from stack.settings import StackSettings
+from tests.support.polling import wait_until
+
+
+@pytest.fixture
+def site_id() -> str:
+    return f"site-{uuid.uuid4().hex[:10]}"
+
+
+def pixel(stack: StackSettings, params: dict[str, str], headers: dict[str, str] | None = None) -> httpx.Response:
+    response = httpx.get(f"{stack.collector_url}/p.gif", params=params, headers=headers or {}, timeout=10)
+    assert response.status_code == 200
+    assert response.content == TRANSPARENT_GIF
+    assert response.headers["content-type"] == "image/gif"
+    assert "no-store" in response.headers["cache-control"]
+    return response
+
+
+def count(clickhouse: Client, sql: str, **parameters: str) -> int:
+    return int(clickhouse.command(sql, parameters=parameters))
+
+
+def test_a_page_view_is_queryable_in_clickhouse_within_seconds(
+    beacon_stack: StackSettings, clickhouse: Client, site_id: str
+) -> None:
+    event_id = str(uuid.uuid4())
+    client_time = datetime.now(UTC) - timedelta(seconds=30)
+    sent = time.monotonic()
+    pixel(
+        beacon_stack,
+        {
+            "site": site_id,
+            "eid": event_id,
+            "url": "https://shop.example/products/42",
+            "ref": "https://search.example/?q=shoes",
+            "aid": "visitor-1",
+            "p.category": "shoes",
+            "ts": str(int(client_time.timestamp() * 1000)),
+            "st": str(int((client_time + timedelta(seconds=30)).timestamp() * 1000)),
+        },
+        headers={"User-Agent": "Mozilla/5.0 (e2e)", "X-Forwarded-For": "203.0.113.9"},
+    )
+    wait_until(
+        lambda: count(clickhouse, "SELECT count() FROM beacon.events WHERE event_id = {e:UUID}", e=event_id) == 1,
+        what="the page view in beacon.events",
+        timeout_seconds=30,
+    )
+    latency = time.monotonic() - sent
+    row = clickhouse.query(
+        "SELECT site_id, event_name, url, referrer, anonymous_id, properties, user_agent, ip, source,"
+        " dateDiff('second', event_time, received_at) FROM beacon.events WHERE event_id = {e:UUID}",
+        parameters={"e": event_id},
+    ).result_rows[0]
+    assert row[:7] == (
+        site_id,
+        "page_view",
+        "https://shop.example/products/42",
+        "https://search.example/?q=shoes",
+        "visitor-1",
+        {"category": "shoes"},
+        "Mozilla/5.0 (e2e)",
+    )
+    assert row[7] == "203.0.113.0", "the client IP (from the trusted proxy header) is stored anonymised"
+    assert row[8] == "pixel"
+    assert row[9] == 30, "event time is corrected by the client's own measure of the event's age"
+    assert latency < 30
+
+
+def test_a_malformed_hit_still_gets_the_gif_and_lands_in_dead_letters(
+    beacon_stack: StackSettings, clickhouse: Client, site_id: str
+) -> None:
+    pixel(beacon_stack, {"site": site_id, "url": "not a url", "p.marker": site_id})
+    pixel(beacon_stack, {"url": "https://shop.example/", "p.marker": site_id})  # no site at all
+    wait_until(
+        lambda: (
+            count(clickhouse, "SELECT count() FROM beacon.dead_letters WHERE payload LIKE {m:String}", m=f"%{site_id}%")
+            == 2
+        ),
+        what="two dead letters",
+    )
+    reasons = clickhouse.query(
+        "SELECT stage, reason FROM beacon.dead_letters WHERE payload LIKE {m:String} ORDER BY reason",
+        parameters={"m": f"%{site_id}%"},
+    ).result_rows
+    assert reasons == [("normalize", "invalid_url"), ("normalize", "missing_site_id")]
+    assert count(clickhouse, "SELECT count() FROM beacon.events WHERE site_id = {s:String}", s=site_id) == 0
+
+
+def test_an_oversized_hit_is_kept_by_the_collector_as_a_dead_letter(
+    beacon_stack: StackSettings, clickhouse: Client, site_id: str
+) -> None:
+    pixel(beacon_stack, {"site": site_id, "url": "https://shop.example/", "p.blob": "x" * 20_000})
+    wait_until(
+        lambda: (
+            count(
+                clickhouse,
+                "SELECT count() FROM beacon.dead_letters WHERE stage = 'collector' AND reason = 'payload_too_large'"
+                " AND payload LIKE {m:String}",
+                m=f"%{site_id}%",
+            )
+            == 1
+        ),
+        what="the collector's dead letter",
+    )
+
+
+def test_a_retried_hit_with_the_same_event_id_counts_once(
+    beacon_stack: StackSettings, clickhouse: Client, site_id: str
+) -> None:
+    event_id = str(uuid.uuid4())
+    for _ in range(3):
+        pixel(beacon_stack, {"site": site_id, "eid": event_id, "url": "https://shop.example/retry"})
+    pixel(beacon_stack, {"site": site_id, "url": "https://shop.example/marker"})
+    wait_until(
+        lambda: (
+            count(
+                clickhouse, "SELECT count() FROM beacon.events WHERE url = {u:String}", u="https://shop.example/marker"
+            )
+            >= 1
+            and count(clickhouse, "SELECT count() FROM beacon.events WHERE event_id = {e:UUID}", e=event_id) >= 1
+        ),
+        what="the retried event and the marker",
+    )
+    time.sleep(1.5)  # give any straggling copies a chance to land before counting
+    assert count(clickhouse, "SELECT count() FROM beacon.events FINAL WHERE event_id = {e:UUID}", e=event_id) == 1
+
+
+def test_services_expose_health_and_prometheus_metrics(beacon_stack: StackSettings) -> None:
+    assert httpx.get(f"{beacon_stack.collector_url}/healthz").json() == {"status": "ok"}
+    metrics = httpx.get(f"{beacon_stack.collector_url}/metrics").text
+    assert "beacon_collector_hits_total" in metrics
+    for port, name in ((beacon_stack.stream_web_port, "beacon_normalize"), (beacon_stack.writer_port, "beacon_writer")):
+        assert httpx.get(f"http://{beacon_stack.host}:{port}/health").status_code == 200
+        assert name in httpx.get(f"http://{beacon_stack.host}:{port}/metrics").text

@@ -1,0 +1,165 @@
+"""The normalize pipeline: each rule, each drop reason, and the clock-skew arithmetic."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
+
+import pytest
+
+from schemas.dead_letters import DeadLetter, DropReason, Stage
+from schemas.events import Event, HitSource, RawHit
+from stream_processors.normalize.pipeline import normalize_hit, normalize_payload
+from stream_processors.normalize.steps import Drop
+
+RECEIVED = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
+
+
+def hit(query: dict[str, str], *, ip: str = "203.0.113.77", referer: str = "") -> RawHit:
+    return RawHit(
+        hit_id=UUID("00000000-0000-4000-8000-000000000001"),
+        source=HitSource.PIXEL,
+        received_at=RECEIVED,
+        site_id=query.get("site", ""),
+        query=query,
+        ip=ip,
+        user_agent="Mozilla/5.0 (X11; Linux x86_64)",
+        referer=referer,
+    )
+
+
+def ms(moment: datetime) -> str:
+    return str(int(moment.timestamp() * 1000))
+
+
+def event_of(query: dict[str, str], **kwargs: str) -> Event:
+    outcome = normalize_hit(hit(query, **kwargs))
+    assert isinstance(outcome, Event), outcome
+    return outcome
+
+
+def drop_of(query: dict[str, str], **kwargs: str) -> Drop:
+    outcome = normalize_hit(hit(query, **kwargs))
+    assert isinstance(outcome, Drop), outcome
+    return outcome
+
+
+def test_a_complete_page_view_becomes_a_canonical_event() -> None:
+    event_id = uuid4()
+    event = event_of(
+        {
+            "site": "shop",
+            "eid": str(event_id),
+            "url": "https://shop.example/p/1?utm_source=news",
+            "ref": "https://news.example/",
+            "aid": "anon-1",
+            "uid": "user-9",
+            "p.plan": "pro",
+            "p.price": "9.90",
+        }
+    )
+    assert event.event_id == event_id
+    assert (event.site_id, event.event_name, event.anonymous_id, event.user_id) == (
+        "shop",
+        "page_view",
+        "anon-1",
+        "user-9",
+    )
+    assert event.url == "https://shop.example/p/1?utm_source=news"
+    assert event.referrer == "https://news.example/"
+    assert event.properties == {"plan": "pro", "price": "9.90"}
+    assert event.event_time == RECEIVED
+    assert event.source is HitSource.PIXEL
+
+
+def test_without_eid_the_collectors_hit_id_is_the_event_id() -> None:
+    assert event_of({"site": "s", "url": "https://a.example/"}).event_id == UUID("00000000-0000-4000-8000-000000000001")
+
+
+def test_the_page_url_falls_back_to_the_referer_header() -> None:
+    assert event_of({"site": "s"}, referer="https://a.example/page").url == "https://a.example/page"
+
+
+def test_a_custom_event_needs_no_url() -> None:
+    event = event_of({"site": "s", "e": "signup"})
+    assert (event.event_name, event.url) == ("signup", "")
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ({"url": "https://a.example/"}, DropReason.MISSING_SITE_ID),
+        ({"site": "  ", "url": "https://a.example/"}, DropReason.MISSING_SITE_ID),
+        ({"site": "s", "url": "https://a.example/", "eid": "not-a-uuid"}, DropReason.INVALID_EVENT_ID),
+        ({"site": "s", "e": "1starts-with-digit"}, DropReason.INVALID_EVENT_NAME),
+        ({"site": "s", "e": "x" * 101}, DropReason.INVALID_EVENT_NAME),
+        ({"site": "s"}, DropReason.MISSING_URL),
+        ({"site": "s", "url": "javascript:alert(1)"}, DropReason.INVALID_URL),
+        ({"site": "s", "url": "/relative/path"}, DropReason.INVALID_URL),
+        ({"site": "s", "url": "https://a.example/", "ts": "yesterday"}, DropReason.INVALID_TIMESTAMP),
+        ({"site": "s", "url": "https://a.example/", "ts": "1000"}, DropReason.INVALID_TIMESTAMP),
+        ({"site": "s", "url": "https://a.example/", "p.x": "v" * 2049}, DropReason.INVALID_PROPERTY),
+        ({"site": "s", "url": "https://a.example/", "p.": "v"}, DropReason.INVALID_PROPERTY),
+    ],
+)
+def test_invalid_hits_are_dropped_with_their_reason(query: dict[str, str], reason: DropReason) -> None:
+    drop = drop_of(query)
+    assert drop.reason is reason
+    assert drop.detail
+
+
+def test_too_many_properties_are_refused() -> None:
+    query = {"site": "s", "url": "https://a.example/", **{f"p.k{i}": "v" for i in range(65)}}
+    assert drop_of(query).reason is DropReason.INVALID_PROPERTY
+
+
+def test_client_clock_offset_cancels_out_when_sent_at_is_known() -> None:
+    # The client's clock is 3 hours fast; the event happened 40 s before it was sent.
+    client_event = RECEIVED + timedelta(hours=3) - timedelta(seconds=40)
+    client_sent = RECEIVED + timedelta(hours=3)
+    event = event_of({"site": "s", "url": "https://a.example/", "ts": ms(client_event), "st": ms(client_sent)})
+    assert event.event_time == RECEIVED - timedelta(seconds=40)
+
+
+def test_sent_at_before_event_time_counts_as_no_delay() -> None:
+    query = {"site": "s", "url": "https://a.example/", "ts": ms(RECEIVED), "st": ms(RECEIVED - timedelta(seconds=5))}
+    assert event_of(query).event_time == RECEIVED
+
+
+def test_client_time_alone_is_trusted_but_never_after_receipt() -> None:
+    earlier = RECEIVED - timedelta(minutes=5)
+    assert event_of({"site": "s", "url": "https://a.example/", "ts": ms(earlier)}).event_time == earlier
+    later = RECEIVED + timedelta(hours=2)
+    assert event_of({"site": "s", "url": "https://a.example/", "ts": ms(later)}).event_time == RECEIVED
+
+
+@pytest.mark.parametrize(
+    ("ip", "stored"),
+    [
+        ("203.0.113.77", "203.0.113.0"),
+        ("2001:db8:abcd:12:1:2:3:4", "2001:db8:abcd::"),
+        ("not-an-ip", ""),
+    ],
+)
+def test_ip_addresses_are_anonymised(ip: str, stored: str) -> None:
+    assert event_of({"site": "s", "url": "https://a.example/"}, ip=ip).ip == stored
+
+
+def test_a_payload_that_is_not_a_raw_hit_becomes_a_dead_letter_with_a_stable_id() -> None:
+    first = normalize_payload(b"{not json", now=RECEIVED)
+    second = normalize_payload(b"{not json", now=RECEIVED + timedelta(minutes=1))
+    assert isinstance(first, DeadLetter)
+    assert isinstance(second, DeadLetter)
+    assert first.reason is DropReason.UNPARSEABLE_PAYLOAD
+    assert first.stage is Stage.NORMALIZE
+    assert first.payload == "{not json"
+    assert first.dead_letter_id == second.dead_letter_id
+
+
+def test_a_dropped_hit_keeps_its_original_payload_and_hit_id() -> None:
+    raw = hit({"url": "https://a.example/"})
+    letter = normalize_payload(raw.model_dump_json().encode(), now=RECEIVED)
+    assert isinstance(letter, DeadLetter)
+    assert letter.reason is DropReason.MISSING_SITE_ID
+    assert letter.dead_letter_id == raw.hit_id
+    assert RawHit.model_validate_json(letter.payload) == raw
