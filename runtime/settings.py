@@ -32,7 +32,6 @@ class ClickHouseSettings(BeaconSettings):
         pattern=r"^https?://",
         description="ClickHouse HTTP interface; user and password may be given in the URL.",
     )
-    clickhouse_database: str = Field(default="beacon", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class SettingsError(ValueError):

@@ -20,7 +20,7 @@ from rich.table import Table
 from runtime.clickhouse import connect_clickhouse
 from runtime.settings import SettingsError, load_settings
 from stack.demo_site import ensure_demo_site
-from stack.migrations import apply_migrations, load_migrations
+from stack.provision import provision_warehouse
 from stack.settings import StackSettings
 from stack.supervisor import LocalStack, StackError
 
@@ -181,8 +181,7 @@ def sql(
 @app.command()
 def migrate() -> None:
     """Apply the ClickHouse migrations in schemas/clickhouse/ that the warehouse has not run yet."""
-    settings = _settings()
-    applied = apply_migrations(connect_clickhouse(settings.clickhouse_address), load_migrations())
+    applied = provision_warehouse(_settings().clickhouse_address)
     for migration in applied:
         console.print(f"[green]✓[/green] applied {migration.version:04d}_{migration.name}")
     console.print(f"{len(applied)} migrations applied; the schema is current.")

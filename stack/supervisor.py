@@ -6,20 +6,16 @@ that users run.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-from runtime.clickhouse import connect_clickhouse
-from schemas.topics import ALL_TOPICS
 from stack.components import Component, applications, embedded_services
-from stack.migrations import apply_migrations, load_migrations
 from stack.processes import ProcessRecord, StateFile, start_process, stop_process
+from stack.provision import provision_topics, provision_warehouse
 from stack.settings import StackSettings
-from stack.topics import ensure_topics
 
 Step = Callable[[str], AbstractContextManager[None]]
 
@@ -68,12 +64,12 @@ class LocalStack:
             for component in embedded_services(self.settings):
                 records.append(self._start_healthy(component, records))
             with self._step("Creating Kafka topics"):
-                reports = asyncio.run(ensure_topics(self.settings.kafka_address, ALL_TOPICS))
+                reports = provision_topics(self.settings.kafka_address)
                 self.notes.append(
                     "topics: " + ", ".join(f"{report.name} ({report.partitions} partitions)" for report in reports)
                 )
             with self._step("Applying ClickHouse migrations"):
-                applied = apply_migrations(connect_clickhouse(self.settings.clickhouse_address), load_migrations())
+                applied = provision_warehouse(self.settings.clickhouse_address)
                 self.notes.append(f"migrations applied now: {len(applied)}")
             if include_applications:
                 for component in applications(self.settings):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import faust
-from aiohttp.web import Response
+from faust import web
 
 from runtime.metrics import METRICS_CONTENT_TYPE, render_metrics
 from runtime.settings import load_settings
@@ -32,12 +32,12 @@ def create_faust_app(settings: StreamWorkerSettings) -> faust.App:
     )
 
     @app.page("/health")
-    async def health(_: object, request: object) -> Response:
-        return Response(text='{"status": "ok"}', content_type="application/json")
+    async def health(view: web.View, request: web.Request) -> web.Response:
+        return view.json({"status": "ok"})
 
     @app.page("/metrics")
-    async def metrics(_: object, request: object) -> Response:
-        return Response(body=render_metrics(), headers={"Content-Type": METRICS_CONTENT_TYPE})
+    async def metrics(view: web.View, request: web.Request) -> web.Response:
+        return view.bytes(render_metrics(), content_type=METRICS_CONTENT_TYPE)
 
     return app
 

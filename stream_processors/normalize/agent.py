@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 import structlog
 from faust import StreamT
@@ -39,7 +40,7 @@ async def normalize_hits(stream: StreamT[bytes]) -> None:
                 DEAD_LETTERS.name, key=str(outcome.dead_letter_id).encode(),
                 value=outcome.model_dump_json().encode(), partition=None, timestamp=None, headers=None,
             )  # fmt: skip
-        delivery.add_done_callback(_count_failure)
+        cast(asyncio.Future[object], delivery).add_done_callback(_count_failure)
 
 
 def _count_failure(delivery: asyncio.Future[object]) -> None:

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 from collections.abc import Iterator, Mapping
@@ -16,12 +15,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from runtime.clickhouse import connect_clickhouse
-from schemas.topics import ALL_TOPICS
-from stack.migrations import apply_migrations, load_migrations
+from stack.provision import provision_topics, provision_warehouse
 from stack.settings import StackSettings
 from stack.supervisor import LocalStack
-from stack.topics import ensure_topics
 
 KAFKA_IMAGE = "apache/kafka:3.9.1"
 CLICKHOUSE_IMAGE = "clickhouse/clickhouse-server:25.8"
@@ -93,8 +89,8 @@ def provide_infrastructure(backend: Backend, home: Path) -> Iterator[Infrastruct
 
 def _provision(infrastructure: Infrastructure) -> None:
     """Topics and migrations, as ``./beacon up`` makes them (the embedded path gets them from LocalStack)."""
-    asyncio.run(ensure_topics(infrastructure.kafka_bootstrap, ALL_TOPICS))
-    apply_migrations(connect_clickhouse(infrastructure.clickhouse_url), load_migrations())
+    provision_topics(infrastructure.kafka_bootstrap)
+    provision_warehouse(infrastructure.clickhouse_url)
 
 
 @contextmanager
