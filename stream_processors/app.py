@@ -37,7 +37,8 @@ def create_faust_app(settings: StreamWorkerSettings) -> faust.App:
 
     @app.page("/metrics")
     async def metrics(view: web.View, request: web.Request) -> web.Response:
-        return view.bytes(render_metrics(), content_type=METRICS_CONTENT_TYPE)
+        # aiohttp refuses a charset inside content_type=, so the full Prometheus type goes in as a header.
+        return view.bytes(render_metrics(), headers={"Content-Type": METRICS_CONTENT_TYPE})
 
     return app
 

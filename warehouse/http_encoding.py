@@ -11,12 +11,41 @@ import zstandard
 
 from warehouse.errors import UNKNOWN_COMPRESSION_METHOD, WarehouseError
 
+
+def _lz4_frames(data: bytes) -> bytes:
+    """Every frame of the body: clients compress each block separately, so a body is many frames."""
+    parts = []
+    while data:
+        decompressor = lz4.frame.LZ4FrameDecompressor()
+        parts.append(decompressor.decompress(data))
+        if not decompressor.eof:
+            raise ValueError("truncated lz4 frame")
+        data = decompressor.unused_data
+    return b"".join(parts)
+
+
+def _zstd_frames(data: bytes) -> bytes:
+    return zstandard.ZstdDecompressor().decompressobj(read_across_frames=True).decompress(data)
+
+
+def _zlib_streams(data: bytes) -> bytes:
+    parts = []
+    while data:
+        decompressor = zlib.decompressobj()
+        parts.append(decompressor.decompress(data))
+        if not decompressor.eof:
+            raise ValueError("truncated deflate stream")
+        data = decompressor.unused_data
+    return b"".join(parts)
+
+
+# All of them accept concatenated frames (gzip members), as ClickHouse does.
 _DECOMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
     "gzip": gzip.decompress,
     "x-gzip": gzip.decompress,
-    "deflate": zlib.decompress,
-    "zstd": lambda data: zstandard.ZstdDecompressor().decompressobj().decompress(data),
-    "lz4": lz4.frame.decompress,
+    "deflate": _zlib_streams,
+    "zstd": _zstd_frames,
+    "lz4": _lz4_frames,
 }
 _COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
     "zstd": lambda data: zstandard.ZstdCompressor(level=3).compress(data),

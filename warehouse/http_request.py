@@ -50,7 +50,7 @@ class InsertData:
     target: str  # "INSERT INTO db.t (a, b)"
     settings_clause: str  # the text after SETTINGS, or ""
     format: str
-    data: bytes
+    data: memoryview  # a view into the request body: payloads can be large, so they are never copied
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ def _split_insert_data(raw: bytes) -> InsertData | None:
         target=settings.group("target") if settings else head,
         settings_clause=settings.group("settings") if settings else "",
         format=match.group("format").decode(),
-        data=raw[match.end() :],
+        data=memoryview(raw)[match.end() :],
     )
 
 

@@ -225,3 +225,11 @@ def test_concurrent_clients_mixing_inserts_and_selects_get_exact_results(
     assert client.query(f"SELECT count(), uniqExact(id), min(id), max(id) FROM {table}").result_rows == [
         (4000, 4000, 0, 3999)
     ]
+
+
+def test_a_large_compressed_insert_of_many_blocks_arrives_whole(clickhouse: Client, table: str) -> None:
+    """clickhouse-connect compresses each block as its own frame; every frame must be inserted."""
+    rows = [(i, "n", datetime(2026, 1, 1, tzinfo=UTC), {}) for i in range(100_000)]
+    summary = clickhouse.insert(table, rows, column_names=["id", "name", "at", "tags"])
+    assert summary.written_rows == 100_000
+    assert clickhouse.query(f"SELECT count(), sum(id) FROM {table}").result_rows == [(100_000, sum(range(100_000)))]
