@@ -161,7 +161,7 @@ class Engine:
         return result
 
     @contextmanager
-    def _spooled(self, data: bytes) -> Iterator[str]:
+    def _spooled(self, data: bytes | memoryview) -> Iterator[str]:
         descriptor, path = tempfile.mkstemp(dir=self._spool_dir, suffix=".insert")
         try:
             with os.fdopen(descriptor, "wb") as spool:
