@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
-from benchmarks.embedded import embedded_services
 from schemas.topics import TopicSpec
+from stack.ephemeral import ephemeral_services
 from stack.topics import ensure_topics
 
 MESSAGE_BYTES = 176
@@ -51,7 +53,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=3)
     arguments = parser.parse_args()
-    with embedded_services() as services:
+    with tempfile.TemporaryDirectory(prefix="beacon-bench-") as home, ephemeral_services(Path(home)) as services:
         asyncio.run(run(services.kafka_address, arguments.messages, arguments.rounds))
 
 

@@ -16,12 +16,13 @@ import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 from chdb import session as chdb_session
 
-from benchmarks.embedded import embedded_services
 from runtime.clickhouse import connect_clickhouse
+from stack.ephemeral import ephemeral_services
 
 COLUMNS = "event_id, site_id, event_name, event_time, anonymous_id, url, properties"
 DDL = """CREATE TABLE IF NOT EXISTS bench.{name} (
@@ -43,7 +44,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     arguments = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="beacon-bench-chdb-") as directory, embedded_services() as services:
+    with (
+        tempfile.TemporaryDirectory(prefix="beacon-bench-chdb-") as directory,
+        tempfile.TemporaryDirectory(prefix="beacon-bench-services-") as home,
+        ephemeral_services(Path(home)) as services,
+    ):
         direct = chdb_session.Session(directory)
         direct.query("CREATE DATABASE IF NOT EXISTS bench")
         direct.query(DDL.format(name="direct"))

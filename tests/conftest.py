@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,13 +10,13 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from runtime.clickhouse import connect_clickhouse
+from stack.ephemeral import free_port
 from stack.settings import StackSettings
 from stack.supervisor import LocalStack
 from tests.support.infrastructure import (
     Infrastructure,
     choose_backend,
     docker_engine_reachable,
-    free_port,
     provide_infrastructure,
 )
 
@@ -25,8 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def infrastructure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infrastructure]:
     """A real Kafka-protocol broker and a real ClickHouse engine, provisioned with topics and migrations."""
-    import os
-
     backend = choose_backend(os.environ, docker_engine_reachable())
     with provide_infrastructure(backend, tmp_path_factory.mktemp("infrastructure")) as provided:
         yield provided

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.infrastructure import free_port
+from stack.ephemeral import free_port
 from tests.support.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]

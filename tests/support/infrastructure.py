@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from stack.ephemeral import ephemeral_services
 from stack.provision import provision_topics, provision_warehouse
-from stack.settings import StackSettings
-from stack.supervisor import LocalStack
 
 KAFKA_IMAGE = "apache/kafka:3.9.1"
 CLICKHOUSE_IMAGE = "clickhouse/clickhouse-server:25.8"
@@ -64,13 +63,6 @@ def docker_engine_reachable(environ: Mapping[str, str] = os.environ) -> bool:
     return bool(host)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def provide_infrastructure(backend: Backend, home: Path) -> Iterator[Infrastructure]:
     if backend is Backend.EXTERNAL:
@@ -95,13 +87,8 @@ def _provision(infrastructure: Infrastructure) -> None:
 
 @contextmanager
 def _embedded(home: Path) -> Iterator[Infrastructure]:
-    settings = StackSettings(home=home, kafka_port=free_port(), warehouse_port=free_port())
-    stack = LocalStack(settings)
-    stack.start(include_applications=False)
-    try:
+    with ephemeral_services(home) as settings:
         yield Infrastructure(Backend.EMBEDDED, settings.kafka_address, settings.clickhouse_address)
-    finally:
-        stack.stop()
 
 
 @contextmanager

@@ -1,0 +1,31 @@
+"""Throwaway embedded services on free ports, for the test suite and the benchmarks."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from stack.settings import StackSettings
+from stack.supervisor import LocalStack
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def ephemeral_services(home: Path) -> Iterator[StackSettings]:
+    """The embedded broker and warehouse, provisioned, under ``home``; stopped on exit."""
+    settings = StackSettings(home=home, kafka_port=free_port(), warehouse_port=free_port())
+    stack = LocalStack(settings)
+    stack.start(include_applications=False)
+    try:
+        yield settings
+    finally:
+        stack.stop()
