@@ -233,3 +233,29 @@ def test_a_large_compressed_insert_of_many_blocks_arrives_whole(clickhouse: Clie
     summary = clickhouse.insert(table, rows, column_names=["id", "name", "at", "tags"])
     assert summary.written_rows == 100_000
     assert clickhouse.query(f"SELECT count(), sum(id) FROM {table}").result_rows == [(100_000, sum(range(100_000)))]
+
+
+def test_curl_select_insert_and_error(infrastructure: Infrastructure, table: str) -> None:
+    """The plain curl commands an analyst would type (the README's tour uses them)."""
+    import subprocess
+
+    url = infrastructure.clickhouse_url
+
+    def curl(*arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["curl", "-sS", "-w", "\n%{http_code}", *arguments], capture_output=True, text=True, timeout=30
+        )
+
+    inserted = curl(
+        "--data-binary",
+        '{"id": 42, "name": "curl"}',
+        f"{url}/?query=INSERT%20INTO%20{table}%20(id,%20name)%20FORMAT%20JSONEachRow",
+    )
+    assert inserted.stdout.endswith("200"), inserted
+    selected = curl(f"{url}/?query=SELECT%20name%20FROM%20{table}%20WHERE%20id%20=%2042%20FORMAT%20JSONEachRow")
+    assert selected.stdout == '{"name":"curl"}\n\n200'
+    posted = curl("--data-binary", f"SELECT count() FROM {table}", url)
+    assert posted.stdout == "1\n\n200"
+    failed = curl("--data-binary", "SELECT no_such_column FROM system.one", url)
+    assert failed.stdout.startswith("Code: 47.")
+    assert failed.stdout.endswith("404")
