@@ -6,6 +6,7 @@ A hit is acknowledged to the caller only after the broker has it (acks=all, idem
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
@@ -36,18 +37,22 @@ class KafkaHitSink:
         if self._producer is not None:
             await self._producer.stop()
 
-    async def send_hit(self, hit: RawHit) -> None:
-        await self._send(RAW_HITS.name, hit.partition_key(), hit)
+    async def send_hits(self, hits: Sequence[RawHit]) -> None:
+        """Hand every hit to the producer at once (one batch on the wire), then wait for all acks."""
+        await self._send_all([(RAW_HITS.name, hit.partition_key(), hit) for hit in hits])
 
-    async def send_dead_letter(self, letter: DeadLetter) -> None:
-        await self._send(DEAD_LETTERS.name, str(letter.dead_letter_id).encode(), letter)
+    async def send_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        await self._send_all([(DEAD_LETTERS.name, str(letter.dead_letter_id).encode(), letter) for letter in letters])
 
     async def flush(self) -> None:
         if self._producer is not None:
             await self._producer.flush()
 
-    async def _send(self, topic: str, key: bytes, record: BaseModel) -> None:
+    async def _send_all(self, records: Sequence[tuple[str, bytes, BaseModel]]) -> None:
         if self._producer is None:
             raise RuntimeError("KafkaHitSink.start() was not awaited")
-        delivery = await self._producer.send(topic, value=record.model_dump_json().encode(), key=key)
-        await asyncio.wait_for(delivery, self._send_timeout)
+        deliveries = [
+            await self._producer.send(topic, value=record.model_dump_json().encode(), key=key)
+            for topic, key, record in records
+        ]
+        await asyncio.wait_for(asyncio.gather(*deliveries), self._send_timeout)

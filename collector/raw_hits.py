@@ -25,6 +25,7 @@ def raw_hit_from_query(
         source=source,
         received_at=received_at,
         site_id=query.get("site", ""),
+        visitor_key=query.get("aid", ""),
         query=dict(query),
         ip=ip,
         user_agent=user_agent,

@@ -22,6 +22,9 @@ class DropReason(StrEnum):
 
     UNPARSEABLE_PAYLOAD = "unparseable_payload"
     PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNKNOWN_SITE = "unknown_site"
+    INVALID_WRITE_KEY = "invalid_write_key"
+    INVALID_MESSAGE = "invalid_message"
     MISSING_SITE_ID = "missing_site_id"
     INVALID_EVENT_ID = "invalid_event_id"
     INVALID_EVENT_NAME = "invalid_event_name"

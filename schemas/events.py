@@ -13,6 +13,7 @@ class HitSource(StrEnum):
     """Which collector endpoint received a hit."""
 
     PIXEL = "pixel"
+    SEGMENT = "segment"
 
 
 class RawHit(BaseModel):
@@ -23,14 +24,17 @@ class RawHit(BaseModel):
     hit_id: UUID  # assigned by the collector on receipt; the event_id of last resort
     source: HitSource
     received_at: datetime
-    site_id: str  # as sent, possibly empty: the stream decides whether it is valid
-    query: dict[str, str]
+    site_id: str  # as sent (pixel) or as authenticated (write key); may be empty: the stream checks
+    visitor_key: str = ""  # the anonymous (else user) id as sent, for the partition key only
+    query: dict[str, str] = Field(default_factory=dict)  # URL parameters (pixel)
+    body: str | None = None  # one JSON message (Segment API), exactly as received
+    sent_at: datetime | None = None  # the client's send time for the whole request, if it said
     ip: str
     user_agent: str
     referer: str
 
     def partition_key(self) -> bytes:
-        return f"{self.site_id}:{self.query.get('aid', '')}".encode()
+        return f"{self.site_id}:{self.visitor_key}".encode()
 
 
 class Event(BaseModel):

@@ -40,4 +40,13 @@ DEAD_LETTERS = TopicSpec(
     description="Rejected input with its reason, stage and original payload (schemas.dead_letters.DeadLetter).",
 )
 
-ALL_TOPICS: tuple[TopicSpec, ...] = (RAW_HITS, EVENTS, DEAD_LETTERS)
+# The site registry: compacted, kept forever, one partition so every collector reads it in order.
+SITES = TopicSpec(
+    name="beacon.sites",
+    partitions=1,
+    retention_ms=-1,
+    description="The latest schemas.sites.Site per site id (written by `./beacon sites`, read by collectors).",
+    configs={"cleanup.policy": "compact"},
+)
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (RAW_HITS, EVENTS, DEAD_LETTERS, SITES)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -19,9 +21,16 @@ from rich.table import Table
 
 from runtime.clickhouse import connect_clickhouse
 from runtime.settings import SettingsError, load_settings
-from stack.demo_site import ensure_demo_site
 from stack.provision import provision_warehouse
 from stack.settings import StackSettings
+from stack.site_admin import (
+    SiteAdminError,
+    create_site,
+    list_sites,
+    revoke_site,
+    rotate_write_key,
+    site_id_from_name,
+)
 from stack.supervisor import LocalStack, StackError
 
 app = typer.Typer(
@@ -32,6 +41,7 @@ app = typer.Typer(
 console = Console()
 errors = Console(stderr=True)
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 _ROW_RETURNING = ("SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXISTS", "EXPLAIN")
 
 
@@ -95,7 +105,8 @@ def _stop(stack: LocalStack) -> None:
 
 
 def _print_summary(settings: StackSettings, stack: LocalStack) -> None:
-    site = ensure_demo_site(settings.home)
+    site = stack.demo_site
+    assert site is not None, "LocalStack.start registers it"
     table = Table(title="Beacon is up", show_header=False, title_justify="left")
     table.add_row("Collector", settings.collector_url)
     table.add_row("ClickHouse HTTP", settings.clickhouse_address)
@@ -185,6 +196,60 @@ def migrate() -> None:
     for migration in applied:
         console.print(f"[green]✓[/green] applied {migration.version:04d}_{migration.name}")
     console.print(f"{len(applied)} migrations applied; the schema is current.")
+
+
+sites_app = typer.Typer(help="Register sites and manage their write keys (the registry is topic beacon.sites).")
+app.add_typer(sites_app, name="sites")
+
+
+def _site_admin(operation: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(operation)
+    except SiteAdminError as error:
+        errors.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
+
+
+@sites_app.command("create")
+def sites_create(
+    name: Annotated[str, typer.Argument(help="A human name, e.g. 'Example shop'.")],
+    domain: Annotated[list[str], typer.Option("--domain", help="A domain whose pages may send events; repeatable.")],
+    site_id: Annotated[str | None, typer.Option("--id", help="The site id; made from the name by default.")] = None,
+) -> None:
+    """Register a site; prints its id and write key (the key is shown only now)."""
+    settings = _settings()
+    site, key = _site_admin(
+        create_site(settings.kafka_address, site_id=site_id or site_id_from_name(name), name=name, domains=domain)
+    )
+    console.print(f"site id    {site.site_id}\nwrite key  {key}\ndomains    {', '.join(site.domains)}")
+
+
+@sites_app.command("list")
+def sites_list() -> None:
+    """List the registered sites."""
+    table = Table("site id", "name", "domains", "keys", "state", "updated")
+    for site in _site_admin(list_sites(_settings().kafka_address)):
+        state = "[red]revoked[/red]" if site.revoked else "[green]active[/green]"
+        table.add_row(site.site_id, site.name, ", ".join(site.domains), str(len(site.write_keys)), state,
+                      site.updated_at.isoformat(timespec="seconds"))  # fmt: skip
+    console.print(table)
+
+
+@sites_app.command("rotate-key")
+def sites_rotate_key(
+    site_id: str,
+    grace_hours: Annotated[float, typer.Option(help="Hours the current keys keep working.")] = 24,
+) -> None:
+    """Issue a new write key; the old ones stop working after the grace period."""
+    _, key = _site_admin(rotate_write_key(_settings().kafka_address, site_id, grace=timedelta(hours=grace_hours)))
+    console.print(f"new write key  {key}\nold keys expire in {grace_hours:g} h")
+
+
+@sites_app.command("revoke")
+def sites_revoke(site_id: str) -> None:
+    """Stop accepting events for a site (its data stays)."""
+    _site_admin(revoke_site(_settings().kafka_address, site_id))
+    console.print(f"revoked {site_id}")
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -1,16 +1,21 @@
-"""The demo site a fresh stack offers: a site id and a write key generated once per BEACON_HOME.
+"""The demo site a fresh stack offers: registered once per BEACON_HOME, its write key kept only there.
 
-The key is random per installation and lives only under BEACON_HOME, never in the repository.
+The key is random per installation and lives under BEACON_HOME (mode 600), never in the repository.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from collector.site_registry import read_sites
+from schemas.sites import new_write_key
+from stack.site_admin import create_site
+
 DEMO_SITE_ID = "demo"
+DEMO_DOMAINS = ["localhost", "127.0.0.1"]
 
 
 @dataclass(frozen=True)
@@ -19,12 +24,23 @@ class DemoSite:
     write_key: str
 
 
-def ensure_demo_site(home: Path) -> DemoSite:
+def ensure_demo_site(home: Path, kafka_bootstrap: str) -> DemoSite:
+    """The demo site, registered in ``beacon.sites`` if it is not there yet."""
     path = home / "demo_site.json"
     if path.exists():
-        return DemoSite(**json.loads(path.read_text()))
-    site = DemoSite(site_id=DEMO_SITE_ID, write_key=secrets.token_urlsafe(24))
-    home.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"site_id": site.site_id, "write_key": site.write_key}))
-    path.chmod(0o600)
+        site = DemoSite(**json.loads(path.read_text()))
+    else:
+        site = DemoSite(site_id=DEMO_SITE_ID, write_key=new_write_key())
+        home.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"site_id": site.site_id, "write_key": site.write_key}))
+        path.chmod(0o600)
+    asyncio.run(_register(site, kafka_bootstrap))
     return site
+
+
+async def _register(site: DemoSite, kafka_bootstrap: str) -> None:
+    registry = await read_sites(kafka_bootstrap)
+    if registry.get(site.site_id) is None:
+        await create_site(
+            kafka_bootstrap, site_id=site.site_id, name="Demo shop", domains=DEMO_DOMAINS, write_key=site.write_key
+        )

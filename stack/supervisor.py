@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stack.components import Component, applications, embedded_services
+from stack.demo_site import DemoSite, ensure_demo_site
 from stack.processes import ProcessRecord, StateFile, start_process, stop_process
 from stack.provision import provision_topics, provision_warehouse
 from stack.settings import StackSettings
@@ -45,6 +46,7 @@ class LocalStack:
         self._state = StateFile(settings.run_dir)
         self._step = step
         self.notes: list[str] = []  # what provisioning did, for the summary
+        self.demo_site: DemoSite | None = None
 
     def running_parts(self) -> list[ProcessRecord]:
         return [record for record in self._state.load() if record.is_alive()]
@@ -71,6 +73,8 @@ class LocalStack:
             with self._step("Applying ClickHouse migrations"):
                 applied = provision_warehouse(self.settings.clickhouse_address)
                 self.notes.append(f"migrations applied now: {len(applied)}")
+            with self._step("Registering the demo site"):
+                self.demo_site = ensure_demo_site(self.settings.home, self.settings.kafka_address)
             if include_applications:
                 for component in applications(self.settings):
                     records.append(self._start_healthy(component, records))

@@ -1,4 +1,8 @@
-"""The normalize pipeline: raw hit bytes in, exactly one of ``Event`` or ``DeadLetter`` out."""
+"""The normalize pipeline: a raw hit in, exactly one of ``Event`` or ``Drop``/``DeadLetter`` out.
+
+The collector runs ``normalize_hit`` too, to answer JSON API callers with per-item errors at once; the
+stream runs it again on the raw hit (it is deterministic), so the raw topic stays the replayable truth.
+"""
 
 from __future__ import annotations
 
@@ -9,29 +13,27 @@ from pydantic import ValidationError
 
 from schemas.dead_letters import DeadLetter, DropReason, Stage
 from schemas.events import Event, RawHit
+from stream_processors.normalize.sources import SOURCE_ADAPTERS
 from stream_processors.normalize.steps import (
     Drop,
     EventDraft,
+    HitFields,
     anonymise_ip,
     put_event_id,
     put_event_name,
     put_event_time,
-    put_identity,
     put_properties,
-    put_referrer,
     put_url,
     require_site_id,
 )
 
-Step = Callable[[RawHit, EventDraft], EventDraft | Drop]
+Step = Callable[[HitFields, EventDraft], EventDraft | Drop]
 
 NORMALIZE_STEPS: Sequence[Step] = (
     require_site_id,
     put_event_id,
     put_event_name,
     put_url,
-    put_identity,
-    put_referrer,
     put_event_time,
     put_properties,
     anonymise_ip,
@@ -39,10 +41,13 @@ NORMALIZE_STEPS: Sequence[Step] = (
 
 
 def normalize_hit(hit: RawHit, steps: Sequence[Step] = NORMALIZE_STEPS) -> Event | Drop:
-    """Run ``steps`` in order; the first ``Drop`` ends the pipeline."""
+    """Read the hit with its source's adapter, then run ``steps`` in order; the first ``Drop`` ends it."""
+    fields = SOURCE_ADAPTERS[hit.source](hit)
+    if isinstance(fields, Drop):
+        return fields
     draft = EventDraft()
     for step in steps:
-        outcome = step(hit, draft)
+        outcome = step(fields, draft)
         if isinstance(outcome, Drop):
             return outcome
         draft = outcome
@@ -54,14 +59,28 @@ def normalize_hit(hit: RawHit, steps: Sequence[Step] = NORMALIZE_STEPS) -> Event
         event_name=draft.event_name,
         event_time=draft.event_time,
         received_at=hit.received_at,
-        anonymous_id=draft.anonymous_id,
-        user_id=draft.user_id,
+        anonymous_id=fields.anonymous_id,
+        user_id=fields.user_id,
         url=draft.url,
-        referrer=draft.referrer,
-        user_agent=hit.user_agent,
+        referrer=fields.referrer,
+        user_agent=fields.user_agent,
         ip=draft.ip,
         properties=draft.properties,
         source=hit.source,
+    )
+
+
+def dead_letter_for(hit: RawHit, drop: Drop, stage: Stage, rejected_at: datetime) -> DeadLetter:
+    """The dead letter of a dropped hit: its id, its reason, and the raw hit itself for replay."""
+    return DeadLetter(
+        dead_letter_id=hit.hit_id,
+        stage=stage,
+        reason=drop.reason,
+        detail=drop.detail,
+        site_id=hit.site_id,
+        received_at=hit.received_at,
+        rejected_at=rejected_at,
+        payload=hit.model_dump_json(),
     )
 
 
@@ -81,13 +100,4 @@ def normalize_payload(payload: bytes, now: datetime | None = None) -> Event | De
     outcome = normalize_hit(hit)
     if isinstance(outcome, Event):
         return outcome
-    return DeadLetter(
-        dead_letter_id=hit.hit_id,
-        stage=Stage.NORMALIZE,
-        reason=outcome.reason,
-        detail=outcome.detail,
-        site_id=hit.site_id,
-        received_at=hit.received_at,
-        rejected_at=rejected_at,
-        payload=payload.decode(errors="replace"),
-    )
+    return dead_letter_for(hit, outcome, Stage.NORMALIZE, rejected_at)

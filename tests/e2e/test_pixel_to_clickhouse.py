@@ -15,12 +15,19 @@ from clickhouse_connect.driver.client import Client
 
 from collector.app import TRANSPARENT_GIF
 from stack.settings import StackSettings
+from tests.e2e.conftest import RegisteredSite
 from tests.support.polling import wait_until
 
 
 @pytest.fixture
-def site_id() -> str:
-    return f"site-{uuid.uuid4().hex[:10]}"
+def site_id(registered_site: RegisteredSite) -> str:
+    return registered_site.site_id
+
+
+@pytest.fixture
+def marker() -> str:
+    """A value unique to one test, to find its rows among those of the shared site."""
+    return uuid.uuid4().hex
 
 
 def pixel(stack: StackSettings, params: dict[str, str], headers: dict[str, str] | None = None) -> httpx.Response:
@@ -83,36 +90,41 @@ def test_a_page_view_is_queryable_in_clickhouse_within_seconds(
 
 
 def test_a_malformed_hit_still_gets_the_gif_and_lands_in_dead_letters(
-    beacon_stack: StackSettings, clickhouse: Client, site_id: str
+    beacon_stack: StackSettings, clickhouse: Client, site_id: str, marker: str
 ) -> None:
-    pixel(beacon_stack, {"site": site_id, "url": "not a url", "p.marker": site_id})
-    pixel(beacon_stack, {"url": "https://shop.example/", "p.marker": site_id})  # no site at all
+    pixel(beacon_stack, {"site": site_id, "url": "not a url", "p.marker": marker})
+    pixel(beacon_stack, {"url": "https://shop.example/", "p.marker": marker})  # no site at all
+    pixel(beacon_stack, {"site": "nobody-registered-this", "url": "https://shop.example/", "p.marker": marker})
     wait_until(
         lambda: (
-            count(clickhouse, "SELECT count() FROM beacon.dead_letters WHERE payload LIKE {m:String}", m=f"%{site_id}%")
-            == 2
+            count(clickhouse, "SELECT count() FROM beacon.dead_letters WHERE payload LIKE {m:String}", m=f"%{marker}%")
+            == 3
         ),
-        what="two dead letters",
+        what="three dead letters",
     )
     reasons = clickhouse.query(
         "SELECT stage, reason FROM beacon.dead_letters WHERE payload LIKE {m:String} ORDER BY reason",
-        parameters={"m": f"%{site_id}%"},
+        parameters={"m": f"%{marker}%"},
     ).result_rows
-    assert reasons == [("normalize", "invalid_url"), ("normalize", "missing_site_id")]
-    assert count(clickhouse, "SELECT count() FROM beacon.events WHERE site_id = {s:String}", s=site_id) == 0
+    assert reasons == [
+        ("normalize", "invalid_url"),
+        ("collector", "missing_site_id"),
+        ("collector", "unknown_site"),
+    ]
+    assert count(clickhouse, "SELECT count() FROM beacon.events WHERE properties['marker'] = {m:String}", m=marker) == 0
 
 
 def test_an_oversized_hit_is_kept_by_the_collector_as_a_dead_letter(
-    beacon_stack: StackSettings, clickhouse: Client, site_id: str
+    beacon_stack: StackSettings, clickhouse: Client, site_id: str, marker: str
 ) -> None:
-    pixel(beacon_stack, {"site": site_id, "url": "https://shop.example/", "p.blob": "x" * 20_000})
+    pixel(beacon_stack, {"site": site_id, "url": "https://shop.example/", "p.m": marker, "p.blob": "x" * 20_000})
     wait_until(
         lambda: (
             count(
                 clickhouse,
                 "SELECT count() FROM beacon.dead_letters WHERE stage = 'collector' AND reason = 'payload_too_large'"
                 " AND payload LIKE {m:String}",
-                m=f"%{site_id}%",
+                m=f"%{marker}%",
             )
             == 1
         ),

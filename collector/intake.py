@@ -1,0 +1,56 @@
+"""What every collector route shares: which site a hit belongs to, and where it goes (raw hits or dead letters).
+
+Counting happens here, once, so ``beacon_collector_hits_total`` means the same for every route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from prometheus_client import Counter
+
+from collector.hit_sink import KafkaHitSink
+from collector.site_registry import SiteRegistry
+from schemas.dead_letters import DeadLetter, DropReason
+from schemas.events import HitSource, RawHit
+from schemas.sites import Site
+from stream_processors.normalize.steps import Drop
+
+HITS = Counter("beacon_collector_hits_total", "Hits received, by source and outcome", ["source", "outcome"])
+REJECTED = Counter("beacon_collector_rejected_total", "Hits sent to dead letters by the collector", ["reason"])
+
+
+class Intake:
+    def __init__(self, sink: KafkaHitSink, registry: SiteRegistry) -> None:
+        self.sink = sink
+        self.registry = registry
+
+    def site_named(self, site_id: str) -> Site | Drop:
+        """The active site a browser-side hit names, or why it cannot be accepted."""
+        if not site_id:
+            return Drop(DropReason.MISSING_SITE_ID, "the site id is required")
+        site = self.registry.get(site_id)
+        if site is None:
+            return Drop(DropReason.UNKNOWN_SITE, f"no active site {site_id[:64]!r}")
+        return site
+
+    def site_of_write_key(self, write_key: str) -> Site | None:
+        return self.registry.authenticate(write_key, datetime.now(UTC)) if write_key else None
+
+    async def accept(self, source: HitSource, hits: Sequence[RawHit]) -> None:
+        """Forward to the raw-hits topic; returns once the broker has every one of them."""
+        if hits:
+            await self.sink.send_hits(hits)
+            HITS.labels(source.value, "accepted").inc(len(hits))
+
+    async def reject(self, source: HitSource, letters: Sequence[DeadLetter]) -> None:
+        if letters:
+            await self.sink.send_dead_letters(letters)
+            HITS.labels(source.value, "rejected").inc(len(letters))
+            for letter in letters:
+                REJECTED.labels(letter.reason.value).inc()
+
+    @staticmethod
+    def count_failure(source: HitSource, count: int = 1) -> None:
+        HITS.labels(source.value, "failed").inc(count)

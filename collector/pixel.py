@@ -1,0 +1,66 @@
+"""``GET /p.gif``: the tracking pixel. It always answers the transparent GIF, whatever the input, because an
+image tag cannot show an error; what was wrong with a hit is recorded in the dead letters instead."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import structlog
+from fastapi import APIRouter, Request, Response
+
+from collector.intake import Intake
+from collector.raw_hits import oversized_query, raw_hit_from_query
+from collector.settings import CollectorSettings
+from schemas.dead_letters import Stage
+from schemas.events import HitSource
+from stream_processors.normalize.pipeline import dead_letter_for
+from stream_processors.normalize.steps import Drop
+
+TRANSPARENT_GIF = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
+    b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
+_NO_STORE = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache"}
+
+log = structlog.get_logger("collector.pixel")
+
+
+def pixel_routes(intake: Intake, settings: CollectorSettings) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/p.gif", summary="Tracking pixel", response_class=Response, tags=["browser"])
+    async def pixel(request: Request) -> Response:
+        received_at = datetime.now(UTC)
+        hit_id = uuid4()
+        query_string = request.url.query
+        try:
+            if len(query_string.encode()) > settings.collector_max_query_bytes:
+                letter = oversized_query(
+                    hit_id=hit_id,
+                    received_at=received_at,
+                    query_string=query_string,
+                    limit=settings.collector_max_query_bytes,
+                )
+                await intake.reject(HitSource.PIXEL, [letter])
+            else:
+                hit = raw_hit_from_query(
+                    hit_id=hit_id,
+                    source=HitSource.PIXEL,
+                    received_at=received_at,
+                    query=request.query_params,
+                    ip=request.client.host if request.client else "",
+                    user_agent=request.headers.get("user-agent", ""),
+                    referer=request.headers.get("referer", ""),
+                )
+                site = intake.site_named(hit.site_id)
+                if isinstance(site, Drop):
+                    await intake.reject(HitSource.PIXEL, [dead_letter_for(hit, site, Stage.COLLECTOR, received_at)])
+                else:
+                    await intake.accept(HitSource.PIXEL, [hit])
+        except Exception:  # the pixel answers its GIF whatever happens; the failure is logged and counted
+            log.exception("hit_not_forwarded", hit_id=str(hit_id))
+            intake.count_failure(HitSource.PIXEL)
+        return Response(TRANSPARENT_GIF, media_type="image/gif", headers=_NO_STORE)
+
+    return router

@@ -1,0 +1,114 @@
+"""Source adapters: each reads one kind of ``RawHit`` into the same ``HitFields``. Pure, no I/O.
+
+Everything after this point (the steps) is shared by every source, so a rule holds for all of them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import orjson
+from pydantic import ValidationError
+
+from schemas.dead_letters import DropReason
+from schemas.events import HitSource, RawHit
+from schemas.segment import SegmentMessage
+from stream_processors.normalize.steps import Drop, HitFields
+
+PIXEL_PROPERTY_PREFIX = "p."
+DEFAULT_EVENT_NAME = "page_view"
+SEGMENT_EVENT_NAMES = {"page": "page_view", "screen": "screen_view", "identify": "identify", "group": "group",
+                       "alias": "alias"}  # fmt: skip
+
+
+def pixel_fields(hit: RawHit) -> HitFields | Drop:
+    """The pixel's query parameters (docs/tracking-api.md)."""
+    query = hit.query
+    try:
+        client_time = _milliseconds(query.get("ts"))
+        sent_at = _milliseconds(query.get("st"))
+    except ValueError as error:
+        return Drop(DropReason.INVALID_TIMESTAMP, str(error))
+    event_name = query.get("e", DEFAULT_EVENT_NAME)
+    return HitFields(
+        hit=hit,
+        event_id=query.get("eid"),
+        event_name=event_name,
+        url=query.get("url") or hit.referer,
+        referrer=query.get("ref", ""),
+        anonymous_id=query.get("aid", ""),
+        user_id=query.get("uid", ""),
+        client_time=client_time,
+        sent_at=sent_at,
+        properties={
+            name.removeprefix(PIXEL_PROPERTY_PREFIX): value
+            for name, value in query.items()
+            if name.startswith(PIXEL_PROPERTY_PREFIX)
+        },
+        user_agent=hit.user_agent,
+        ip=hit.ip,
+        url_required=event_name == DEFAULT_EVENT_NAME,  # a pixel page view is about its page
+        event_id_must_be_uuid=True,
+    )
+
+
+def segment_fields(hit: RawHit) -> HitFields | Drop:
+    """A Segment API message: track/page/screen/identify/group/alias."""
+    try:
+        message = SegmentMessage.model_validate_json(hit.body or "")
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return Drop(DropReason.INVALID_MESSAGE, f"{where}: {first['msg']}" if where else first["msg"])
+    page = message.context.get("page")
+    page = page if isinstance(page, dict) else {}
+    # RudderStack's SDKs put identify traits in context.traits; Segment's at the top. Both are honoured.
+    context_traits = message.context.get("traits") if message.type == "identify" else None
+    traits = {**(context_traits if isinstance(context_traits, dict) else {}), **message.traits}
+    properties = traits if message.type in ("identify", "group") else message.properties
+    extra = {
+        "name": message.name,
+        "category": message.category,
+        "group_id": message.group_id,
+        "previous_id": message.previous_id,
+    }
+    return HitFields(
+        hit=hit,
+        event_id=message.message_id,
+        event_name=message.event if message.type == "track" and message.event else SEGMENT_EVENT_NAMES[message.type],
+        url=str(page.get("url") or message.properties.get("url") or ""),
+        referrer=str(page.get("referrer") or message.properties.get("referrer") or ""),
+        anonymous_id=message.anonymous_id or "",
+        user_id=message.user_id or "",
+        client_time=_utc(message.timestamp),
+        sent_at=_utc(message.sent_at or hit.sent_at),
+        properties={
+            **{name: _as_text(value) for name, value in properties.items()},
+            **{name: value for name, value in extra.items() if value},
+        },
+        user_agent=str(message.context.get("userAgent") or hit.user_agent),
+        ip=str(message.context.get("ip") or hit.ip),
+    )
+
+
+SOURCE_ADAPTERS = {HitSource.PIXEL: pixel_fields, HitSource.SEGMENT: segment_fields}
+
+
+def _as_text(value: object) -> str:
+    """Property values are stored as text: strings as they are, everything else as its JSON."""
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _milliseconds(value: str | None) -> datetime | None:
+    if value is None or value == "":
+        return None
+    try:
+        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        raise ValueError(f"timestamps are integer milliseconds since the epoch: {value[:32]!r}") from None
