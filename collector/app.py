@@ -6,21 +6,24 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
+from fastapi.responses import ORJSONResponse
 
 from collector.errors import CollectorError, collector_error_response
-from collector.hit_sink import KafkaHitSink
+from collector.hit_sink import DurableHitSink, KafkaProducerSink
 from collector.intake import Intake
 from collector.pixel import TRANSPARENT_GIF, pixel_routes
 from collector.segment_api import segment_routes
 from collector.settings import CollectorSettings
 from collector.site_registry import SiteRegistry, SiteRegistryFollower
+from collector.spool import Spool
 from runtime.metrics import METRICS_CONTENT_TYPE, render_metrics
 
 __all__ = ["TRANSPARENT_GIF", "create_app"]
 
 
 def create_app(settings: CollectorSettings) -> FastAPI:
-    sink = KafkaHitSink(settings.kafka_bootstrap, settings.collector_send_timeout_seconds)
+    spool = Spool(settings.collector_spool_dir, settings.collector_spool_max_bytes)
+    sink = DurableHitSink(KafkaProducerSink(settings.kafka_bootstrap), spool, settings.collector_send_timeout_seconds)
     registry = SiteRegistry()
     follower = SiteRegistryFollower(settings.kafka_bootstrap, registry)
     intake = Intake(sink, registry)
@@ -28,7 +31,7 @@ def create_app(settings: CollectorSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await sink.start()
-        await follower.start()  # the registry is loaded before the first request is served
+        await follower.start()  # the registry is loaded before the first request is served (needs the broker)
         try:
             yield
         finally:
@@ -40,9 +43,16 @@ def create_app(settings: CollectorSettings) -> FastAPI:
     app.include_router(pixel_routes(intake, settings))
     app.include_router(segment_routes(intake))
 
-    @app.get("/healthz", summary="Liveness and readiness", tags=["operations"])
+    @app.get("/healthz", summary="Liveness", tags=["operations"])
     async def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/readyz", summary="Readiness: not ready while the spool is above its threshold", tags=["operations"])
+    async def ready() -> ORJSONResponse:
+        spooled = spool.size_bytes
+        is_ready = spooled <= settings.collector_spool_ready_bytes
+        body = {"status": "ready" if is_ready else "draining", "spool_bytes": spooled}
+        return ORJSONResponse(body, status_code=200 if is_ready else 503)
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response, tags=["operations"])
     async def metrics() -> Response:

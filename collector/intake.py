@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from prometheus_client import Counter
 
-from collector.hit_sink import KafkaHitSink
+from collector.hit_sink import DurableHitSink
 from collector.site_registry import SiteRegistry
 from schemas.dead_letters import DeadLetter, DropReason
 from schemas.events import HitSource, RawHit
@@ -22,7 +22,7 @@ REJECTED = Counter("beacon_collector_rejected_total", "Hits sent to dead letters
 
 
 class Intake:
-    def __init__(self, sink: KafkaHitSink, registry: SiteRegistry) -> None:
+    def __init__(self, sink: DurableHitSink, registry: SiteRegistry) -> None:
         self.sink = sink
         self.registry = registry
 
@@ -39,7 +39,7 @@ class Intake:
         return self.registry.authenticate(write_key, datetime.now(UTC)) if write_key else None
 
     async def accept(self, source: HitSource, hits: Sequence[RawHit]) -> None:
-        """Forward to the raw-hits topic; returns once the broker has every one of them."""
+        """Forward to the raw-hits topic; returns once the broker or the spool has every one of them."""
         if hits:
             await self.sink.send_hits(hits)
             HITS.labels(source.value, "accepted").inc(len(hits))

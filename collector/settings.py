@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from runtime.settings import KafkaSettings
@@ -13,4 +15,9 @@ class CollectorSettings(KafkaSettings):
     # Proxies whose X-Forwarded-For is believed (uvicorn's forwarded_allow_ips); "*" trusts everyone.
     collector_trusted_proxies: str = "127.0.0.1"
     collector_max_query_bytes: int = Field(default=16 * 1024, ge=256)
-    collector_send_timeout_seconds: float = Field(default=10.0, gt=0)
+    # How long a request waits for the broker before its records go to the spool instead.
+    collector_send_timeout_seconds: float = Field(default=3.0, gt=0)
+    collector_spool_dir: Path = Path(".beacon/collector-spool")
+    collector_spool_max_bytes: int = Field(default=1 << 30, ge=1 << 20)
+    # /readyz says not-ready above this, so a load balancer sends new traffic to another collector.
+    collector_spool_ready_bytes: int = Field(default=64 << 20, ge=0)

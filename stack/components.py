@@ -95,6 +95,7 @@ def applications(settings: StackSettings) -> list[Component]:
                 **connections,
                 "BEACON_COLLECTOR_HOST": settings.host,
                 "BEACON_COLLECTOR_PORT": str(settings.collector_port),
+                "BEACON_COLLECTOR_SPOOL_DIR": str(settings.home / "collector-spool"),
             },
         ),
     ]

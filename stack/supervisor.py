@@ -108,6 +108,18 @@ class LocalStack:
             for record in self._state.load()
         ]
 
+    def stop_part(self, name: str) -> None:
+        """Stop one part (fault-injection tests); ``start_part`` brings it back with the same settings."""
+        record = next(record for record in self._state.load() if record.name == name)
+        stop_process(record)
+
+    def start_part(self, name: str) -> None:
+        components = [*embedded_services(self.settings), *applications(self.settings)]
+        component = next(component for component in components if component.name == name)
+        others = [record for record in self._state.load() if record.name != name]
+        record = self._start_healthy(component, others)
+        self._state.save([*others, record], complete=True)
+
     def watch(self, poll_seconds: float = 1.0) -> ProcessRecord:
         """Block until a part dies; return its record (the caller decides what to do, usually stop all)."""
         records = self._state.load()
