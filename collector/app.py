@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Response
 from fastapi.responses import ORJSONResponse
 
+from collector.browser_api import browser_routes
 from collector.errors import CollectorError, collector_error_response
 from collector.hit_sink import DurableHitSink, KafkaProducerSink
 from collector.intake import Intake
@@ -42,6 +43,7 @@ def create_app(settings: CollectorSettings) -> FastAPI:
     app.add_exception_handler(CollectorError, collector_error_response)
     app.include_router(pixel_routes(intake, settings))
     app.include_router(segment_routes(intake))
+    app.include_router(browser_routes(intake))
 
     @app.get("/healthz", summary="Liveness", tags=["operations"])
     async def health() -> dict[str, str]:

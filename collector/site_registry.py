@@ -42,6 +42,10 @@ class SiteRegistry:
         site = self._sites.get(site_id) if site_id else None
         return site if site is not None and site.accepts_write_key(write_key, moment) else None
 
+    def any_site_allows(self, host: str) -> bool:
+        """For CORS preflights, which carry no body and so no site id."""
+        return any(not site.revoked and site.allows_origin_host(host) for site in self._sites.values())
+
     def all(self) -> list[Site]:
         return sorted(self._sites.values(), key=lambda site: site.site_id)
 

@@ -24,6 +24,7 @@ class DropReason(StrEnum):
     PAYLOAD_TOO_LARGE = "payload_too_large"
     UNKNOWN_SITE = "unknown_site"
     INVALID_WRITE_KEY = "invalid_write_key"
+    ORIGIN_NOT_ALLOWED = "origin_not_allowed"
     INVALID_MESSAGE = "invalid_message"
     MISSING_SITE_ID = "missing_site_id"
     INVALID_EVENT_ID = "invalid_event_id"

@@ -8,12 +8,16 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+MAX_MESSAGE_BYTES = 32 * 1024  # one JSON message, whichever API it came through
+MAX_BATCH_BYTES = 500 * 1024  # one JSON request body
+
 
 class HitSource(StrEnum):
     """Which collector endpoint received a hit."""
 
     PIXEL = "pixel"
     SEGMENT = "segment"
+    BROWSER = "browser"
 
 
 class RawHit(BaseModel):

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import orjson
 from pydantic import ValidationError
 
+from schemas.browser import BrowserEvent
 from schemas.dead_letters import DropReason
 from schemas.events import HitSource, RawHit
 from schemas.segment import SegmentMessage
@@ -57,9 +58,7 @@ def segment_fields(hit: RawHit) -> HitFields | Drop:
     try:
         message = SegmentMessage.model_validate_json(hit.body or "")
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        return Drop(DropReason.INVALID_MESSAGE, f"{where}: {first['msg']}" if where else first["msg"])
+        return _invalid_message(error)
     page = message.context.get("page")
     page = page if isinstance(page, dict) else {}
     # RudderStack's SDKs put identify traits in context.traits; Segment's at the top. Both are honoured.
@@ -91,7 +90,41 @@ def segment_fields(hit: RawHit) -> HitFields | Drop:
     )
 
 
-SOURCE_ADAPTERS = {HitSource.PIXEL: pixel_fields, HitSource.SEGMENT: segment_fields}
+def browser_fields(hit: RawHit) -> HitFields | Drop:
+    """A browser API event (schemas/browser.py)."""
+    try:
+        event = BrowserEvent.model_validate_json(hit.body or "")
+        client_time = _milliseconds(None if event.timestamp is None else str(event.timestamp))
+    except ValidationError as error:
+        return _invalid_message(error)
+    except ValueError as error:
+        return Drop(DropReason.INVALID_TIMESTAMP, str(error))
+    return HitFields(
+        hit=hit,
+        event_id=event.event_id,
+        event_name=event.name,
+        url=event.url or hit.referer,
+        referrer=event.referrer or "",
+        anonymous_id=event.anonymous_id or "",
+        user_id=event.user_id or "",
+        client_time=client_time,
+        sent_at=hit.sent_at,
+        properties={name: _as_text(value) for name, value in event.properties.items()},
+        user_agent=hit.user_agent,
+        ip=hit.ip,
+        url_required=event.name == DEFAULT_EVENT_NAME,
+        event_id_must_be_uuid=True,
+    )
+
+
+SOURCE_ADAPTERS = {HitSource.PIXEL: pixel_fields, HitSource.SEGMENT: segment_fields, HitSource.BROWSER: browser_fields}
+
+
+def _invalid_message(error: ValidationError) -> Drop:
+    """The first problem, named by its field path (``properties.price: ...``)."""
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return Drop(DropReason.INVALID_MESSAGE, f"{where}: {first['msg']}" if where else first["msg"])
 
 
 def _as_text(value: object) -> str:

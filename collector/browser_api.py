@@ -1,0 +1,129 @@
+"""The browser API for the JS tracker: ``POST /api/event`` (one event) and ``POST /api/events`` (a batch).
+
+Bodies are JSON sent as ``text/plain`` (no CORS preflight, so ``sendBeacon`` works); ``application/json``
+works too after a preflight. A page may send events only for a site that lists its domain: the ``Origin``
+header is checked against the site's registered domains, and the CORS headers name that origin alone.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import ORJSONResponse
+from pydantic import ValidationError
+
+from collector.errors import CollectorError
+from collector.intake import Intake
+from collector.messages import incoming_message, refuse_request, take_messages
+from collector.request_body import read_json_body
+from schemas.browser import BrowserBatch, BrowserSingle
+from schemas.dead_letters import DropReason
+from schemas.events import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, HitSource
+from schemas.sites import Site
+from stream_processors.normalize.steps import Drop
+
+SOURCE = HitSource.BROWSER
+_PREFLIGHT_MAX_AGE_SECONDS = "86400"
+
+
+def browser_routes(intake: Intake) -> APIRouter:
+    router = APIRouter(prefix="/api", tags=["browser"])
+
+    @router.post("/event", summary="One event from a web page")
+    async def one_event(request: Request) -> ORJSONResponse:
+        received_at = datetime.now(UTC)
+        body, raw = await read_json_body(request, MAX_MESSAGE_BYTES)
+        try:
+            envelope = BrowserSingle.model_validate(body)
+        except ValidationError as error:
+            raise await _refused(intake, error, raw, received_at) from None
+        site = await _admit(intake, request, envelope.site, raw, received_at)
+        event = {name: value for name, value in body.items() if name not in ("site", "sent_at")}
+        return await _take(intake, request, site, [event], envelope.sent_at, received_at)
+
+    @router.post("/events", summary="Several events of one site from a web page")
+    async def events(request: Request) -> ORJSONResponse:
+        received_at = datetime.now(UTC)
+        body, raw = await read_json_body(request, MAX_BATCH_BYTES)
+        try:
+            batch = BrowserBatch.model_validate(body)
+        except ValidationError as error:
+            raise await _refused(intake, error, raw, received_at) from None
+        site = await _admit(intake, request, batch.site, raw, received_at)
+        return await _take(intake, request, site, batch.events, batch.sent_at, received_at)
+
+    @router.options("/event", include_in_schema=False)
+    @router.options("/events", include_in_schema=False)
+    async def preflight(request: Request) -> Response:
+        origin = request.headers.get("origin", "")
+        if not origin or not intake.registry.any_site_allows(_host(origin)):
+            return Response(status_code=403)
+        headers = {
+            **cors_headers(origin),
+            "Access-Control-Allow-Methods": "POST",
+            "Access-Control-Allow-Headers": "Content-Type",
+            "Access-Control-Max-Age": _PREFLIGHT_MAX_AGE_SECONDS,
+        }
+        return Response(status_code=204, headers=headers)
+
+    return router
+
+
+def cors_headers(origin: str) -> dict[str, str]:
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+
+async def _admit(intake: Intake, request: Request, site_id: str, raw: bytes, received_at: datetime) -> Site:
+    """The named site, if it exists and the page's origin is one of its domains."""
+    site = intake.site_named(site_id)
+    if isinstance(site, Drop):
+        error = await refuse_request(intake, SOURCE, site.reason, site.detail, raw, received_at, code=site.reason.value)
+        raise error
+    origin = request.headers.get("origin")
+    if origin is not None and not site.allows_origin_host(_host(origin)):
+        raise await refuse_request(
+            intake, SOURCE, DropReason.ORIGIN_NOT_ALLOWED, f"{origin[:200]} is not a domain of site {site.site_id}",
+            raw, received_at, site_id=site.site_id, status=403, code="origin_not_allowed",
+        )  # fmt: skip
+    return site
+
+
+async def _take(
+    intake: Intake, request: Request, site: Site, events: list[Any], sent_at: int | None, received_at: datetime
+) -> ORJSONResponse:
+    sent = datetime.fromtimestamp(sent_at / 1000, UTC) if sent_at is not None and 0 < sent_at < 10**14 else None
+    incoming = []
+    for event in events:
+        fields = event if isinstance(event, dict) else {}
+        incoming.append(
+            incoming_message(
+                request,
+                source=SOURCE,
+                site_id=site.site_id,
+                message=event,
+                visitor_key=str(fields.get("anonymous_id") or fields.get("user_id") or ""),
+                message_id=fields.get("event_id"),
+                sent_at=sent,
+                received_at=received_at,
+            )
+        )
+    response = await take_messages(intake, SOURCE, incoming, received_at)
+    origin = request.headers.get("origin")
+    if origin is not None:
+        response.headers.update(cors_headers(origin))
+    return response
+
+
+async def _refused(intake: Intake, error: ValidationError, raw: bytes, received_at: datetime) -> CollectorError:
+    first = error.errors()[0]
+    detail = f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}"
+    return await refuse_request(intake, SOURCE, DropReason.INVALID_MESSAGE, detail, raw, received_at)
+
+
+def _host(origin: str) -> str:
+    parts = urlsplit(origin)
+    host = parts.hostname or ""
+    return f"{host}:{parts.port}" if parts.port and parts.port not in (80, 443) else host

@@ -1,0 +1,107 @@
+"""Taking a list of JSON messages (Segment API, browser API): check each, forward the good, keep the bad.
+
+Each message is checked by the same pure pipeline the stream runs, so a caller learns at once which
+messages were refused and why; the others are accepted. Refused messages go to the dead letters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import uuid4
+
+import orjson
+import structlog
+from fastapi import Request
+from fastapi.responses import ORJSONResponse
+
+from collector.errors import CollectorError, ItemError
+from collector.intake import Intake
+from schemas.dead_letters import DeadLetter, DropReason, Stage
+from schemas.events import MAX_MESSAGE_BYTES, Event, HitSource, RawHit
+from stream_processors.normalize.pipeline import dead_letter_for, normalize_hit
+from stream_processors.normalize.steps import Drop
+
+log = structlog.get_logger("collector.messages")
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    message: Any  # the JSON value as received
+    hit: RawHit
+    message_id: str | None
+
+
+def incoming_message(
+    request: Request,
+    *,
+    source: HitSource,
+    site_id: str,
+    message: Any,
+    visitor_key: str,
+    message_id: object,
+    sent_at: datetime | None,
+    received_at: datetime,
+) -> IncomingMessage:
+    hit = RawHit(
+        hit_id=uuid4(),
+        source=source,
+        received_at=received_at,
+        site_id=site_id,
+        visitor_key=visitor_key[:200],
+        body=orjson.dumps(message).decode(),
+        sent_at=sent_at,
+        ip=request.client.host if request.client else "",
+        user_agent=request.headers.get("user-agent", ""),
+        referer=request.headers.get("referer", ""),
+    )
+    return IncomingMessage(message, hit, str(message_id) if message_id else None)
+
+
+async def take_messages(
+    intake: Intake, source: HitSource, messages: list[IncomingMessage], received_at: datetime
+) -> ORJSONResponse:
+    """Accept the valid messages and refuse the others: ``200 {"success": true}`` or a 400 listing them."""
+    accepted: list[RawHit] = []
+    refused: list[DeadLetter] = []
+    errors: list[ItemError] = []
+    for index, incoming in enumerate(messages):
+        outcome = _check(incoming)
+        if isinstance(outcome, Drop):
+            refused.append(dead_letter_for(incoming.hit, outcome, Stage.COLLECTOR, received_at))
+            errors.append(ItemError(index, outcome.reason.value, outcome.detail, incoming.message_id))
+        else:
+            accepted.append(incoming.hit)
+    try:
+        await intake.accept(source, accepted)
+        await intake.reject(source, refused)
+    except Exception:  # neither the broker nor the spool took them: the caller must retry
+        log.exception("messages_not_forwarded", source=source.value, messages=len(messages))
+        intake.count_failure(source, len(messages))
+        raise CollectorError(
+            503, "unavailable", "the event stream is unavailable; retry", retry_after_seconds=5
+        ) from None
+    if errors:
+        raise CollectorError(
+            400, "invalid_messages", f"{len(errors)} of {len(messages)} messages refused", errors, len(accepted)
+        )
+    return ORJSONResponse({"success": True})
+
+
+async def refuse_request(
+    intake: Intake, source: HitSource, reason: DropReason, detail: str, raw: bytes, received_at: datetime,
+    *, site_id: str = "", status: int = 400, code: str = "invalid_message",
+) -> CollectorError:  # fmt: skip
+    """Keep a request that is refused as a whole in the dead letters; returns the error to raise."""
+    letter = DeadLetter.of_unreadable_payload(Stage.COLLECTOR, reason, detail, raw, received_at)
+    await intake.reject(source, [letter.model_copy(update={"site_id": site_id})])
+    return CollectorError(status, code, detail)
+
+
+def _check(incoming: IncomingMessage) -> Event | Drop:
+    if not isinstance(incoming.message, dict):
+        return Drop(DropReason.INVALID_MESSAGE, "a message must be a JSON object")
+    if incoming.hit.body is not None and len(incoming.hit.body.encode()) > MAX_MESSAGE_BYTES:
+        return Drop(DropReason.PAYLOAD_TOO_LARGE, f"a message is at most {MAX_MESSAGE_BYTES} bytes")
+    return normalize_hit(incoming.hit)
