@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
-from fastapi.responses import ORJSONResponse
 
 from collector.browser_api import browser_routes
 from collector.errors import CollectorError, collector_error_response
 from collector.hit_sink import DurableHitSink, KafkaProducerSink
 from collector.intake import Intake
 from collector.pixel import TRANSPARENT_GIF, pixel_routes
+from collector.responses import json_response
 from collector.segment_api import segment_routes
 from collector.settings import CollectorSettings
 from collector.site_registry import SiteRegistry, SiteRegistryFollower
@@ -50,11 +50,11 @@ def create_app(settings: CollectorSettings) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/readyz", summary="Readiness: not ready while the spool is above its threshold", tags=["operations"])
-    async def ready() -> ORJSONResponse:
+    async def ready() -> Response:
         spooled = spool.size_bytes
         is_ready = spooled <= settings.collector_spool_ready_bytes
         body = {"status": "ready" if is_ready else "draining", "spool_bytes": spooled}
-        return ORJSONResponse(body, status_code=200 if is_ready else 503)
+        return json_response(body, status_code=200 if is_ready else 503)
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response, tags=["operations"])
     async def metrics() -> Response:

@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import ORJSONResponse
 from pydantic import ValidationError
 
 from collector.errors import CollectorError
@@ -33,7 +32,7 @@ def browser_routes(intake: Intake) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["browser"])
 
     @router.post("/event", summary="One event from a web page")
-    async def one_event(request: Request) -> ORJSONResponse:
+    async def one_event(request: Request) -> Response:
         received_at = datetime.now(UTC)
         body, raw = await read_json_body(request, MAX_MESSAGE_BYTES)
         try:
@@ -45,7 +44,7 @@ def browser_routes(intake: Intake) -> APIRouter:
         return await _take(intake, request, site, [event], envelope.sent_at, received_at)
 
     @router.post("/events", summary="Several events of one site from a web page")
-    async def events(request: Request) -> ORJSONResponse:
+    async def events(request: Request) -> Response:
         received_at = datetime.now(UTC)
         body, raw = await read_json_body(request, MAX_BATCH_BYTES)
         try:
@@ -93,7 +92,7 @@ async def _admit(intake: Intake, request: Request, site_id: str, raw: bytes, rec
 
 async def _take(
     intake: Intake, request: Request, site: Site, events: list[Any], sent_at: int | None, received_at: datetime
-) -> ORJSONResponse:
+) -> Response:
     sent = datetime.fromtimestamp(sent_at / 1000, UTC) if sent_at is not None and 0 < sent_at < 10**14 else None
     incoming = []
     for event in events:

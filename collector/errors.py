@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fastapi import Request
-from fastapi.responses import ORJSONResponse
+from starlette.responses import Response
+
+from collector.responses import json_response
 
 
 @dataclass(frozen=True)
@@ -33,11 +35,11 @@ class CollectorError(Exception):
     retry_after_seconds: int | None = None
 
 
-async def collector_error_response(_: Request, error: Exception) -> ORJSONResponse:
+async def collector_error_response(_: Request, error: Exception) -> Response:
     assert isinstance(error, CollectorError)
     headers = {"Retry-After": str(error.retry_after_seconds)} if error.retry_after_seconds is not None else None
     body: dict[str, object] = {"success": False, "code": error.code, "message": error.message}
     if error.item_errors or error.accepted:
         body["accepted"] = error.accepted
         body["errors"] = [item.as_json() for item in error.item_errors]
-    return ORJSONResponse(body, status_code=error.status, headers=headers)
+    return json_response(body, status_code=error.status, headers=headers)

@@ -14,10 +14,11 @@ from uuid import uuid4
 import orjson
 import structlog
 from fastapi import Request
-from fastapi.responses import ORJSONResponse
+from starlette.responses import Response
 
 from collector.errors import CollectorError, ItemError
 from collector.intake import Intake
+from collector.responses import json_response
 from schemas.dead_letters import DeadLetter, DropReason, Stage
 from schemas.events import MAX_MESSAGE_BYTES, Event, HitSource, RawHit
 from stream_processors.normalize.pipeline import dead_letter_for, normalize_hit
@@ -61,7 +62,7 @@ def incoming_message(
 
 async def take_messages(
     intake: Intake, source: HitSource, messages: list[IncomingMessage], received_at: datetime
-) -> ORJSONResponse:
+) -> Response:
     """Accept the valid messages and refuse the others: ``200 {"success": true}`` or a 400 listing them."""
     accepted: list[RawHit] = []
     refused: list[DeadLetter] = []
@@ -86,7 +87,7 @@ async def take_messages(
         raise CollectorError(
             400, "invalid_messages", f"{len(errors)} of {len(messages)} messages refused", errors, len(accepted)
         )
-    return ORJSONResponse({"success": True})
+    return json_response({"success": True})
 
 
 async def refuse_request(

@@ -12,8 +12,7 @@ import binascii
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse
+from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from collector.intake import Intake
@@ -32,7 +31,7 @@ def segment_routes(intake: Intake) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["segment"])
 
     @router.post("/batch", summary="Send up to 500 KB of messages")
-    async def batch(request: Request) -> ORJSONResponse:
+    async def batch(request: Request) -> Response:
         received_at = datetime.now(UTC)
         body, raw = await read_json_body(request, MAX_BATCH_BYTES)
         site = await _authenticate(intake, request, body, raw, received_at)
@@ -51,7 +50,7 @@ def segment_routes(intake: Intake) -> APIRouter:
 
 
 def _single_call_endpoint(intake: Intake, call: str) -> Any:
-    async def single(request: Request) -> ORJSONResponse:
+    async def single(request: Request) -> Response:
         received_at = datetime.now(UTC)
         body, raw = await read_json_body(request, MAX_MESSAGE_BYTES)
         site = await _authenticate(intake, request, body, raw, received_at)
@@ -68,7 +67,7 @@ def _single_call_endpoint(intake: Intake, call: str) -> Any:
 
 async def _take(
     intake: Intake, request: Request, site: Site, messages: list[Any], sent_at: datetime | None, received_at: datetime
-) -> ORJSONResponse:
+) -> Response:
     incoming = [
         incoming_message(
             request,
