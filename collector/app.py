@@ -11,7 +11,7 @@ from collector.browser_api import browser_routes
 from collector.errors import CollectorError, collector_error_response
 from collector.hit_sink import DurableHitSink, KafkaProducerSink
 from collector.intake import Intake
-from collector.pixel import TRANSPARENT_GIF, pixel_routes
+from collector.pixel import TRANSPARENT_GIF, pixel_route
 from collector.responses import json_response
 from collector.segment_api import segment_routes
 from collector.settings import CollectorSettings
@@ -41,7 +41,7 @@ def create_app(settings: CollectorSettings) -> FastAPI:
 
     app = FastAPI(title="Beacon collector", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.add_exception_handler(CollectorError, collector_error_response)
-    app.include_router(pixel_routes(intake, settings))
+    app.router.routes.append(pixel_route(intake, settings))  # plain Starlette: see collector/pixel.py
     app.include_router(segment_routes(intake))
     app.include_router(browser_routes(intake))
 

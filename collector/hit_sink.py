@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+import logging
+import threading
+from collections.abc import Callable, Sequence
 
 import structlog
-from aiokafka import AIOKafkaProducer
+from confluent_kafka import KafkaError, KafkaException, Producer
 from prometheus_client import Counter, Gauge, Histogram
 
 from collector.spool import Spool, SpooledRecord
@@ -29,37 +31,100 @@ log = structlog.get_logger("collector.sink")
 
 
 class KafkaProducerSink:
-    """Kafka only: every record handed to the producer at once, then every ack awaited."""
+    """Kafka only, through librdkafka (confluent-kafka): produce() is a few microseconds, where aiokafka's
+    send() costs tens of microseconds of Python per record, most of a pixel hit's budget (docs/benchmarks.md).
 
-    def __init__(self, bootstrap: str) -> None:
-        self._bootstrap = bootstrap
-        self._producer: AIOKafkaProducer | None = None
+    Two producers share the broker connection settings: one reports every delivery (``send``, for callers
+    that wait for acks) and one reports failures only (``enqueue``, for the pixel), so a healthy pixel hit
+    costs no Python callback at all. A thread polls both; reports reach the event loop through
+    call_soon_threadsafe.
+    """
+
+    def __init__(self, bootstrap: str, delivery_timeout_seconds: float = 10.0) -> None:
+        self._config = {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 2,
+            "compression.type": "lz4",
+            # Undeliverable after this long: the record is reported failed and goes to the spool.
+            "message.timeout.ms": int(delivery_timeout_seconds * 1000),
+            "log.connection.close": False,
+            "logger": logging.getLogger("collector.librdkafka"),
+        }
+        self._producer: Producer | None = None
+        self._failures_only_producer: Producer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._polling = threading.Event()
+        self._poller: threading.Thread | None = None
 
     async def start(self) -> None:
-        # aiokafka binds a producer to the running loop, so it is made here, not in __init__.
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap,
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=2,
-            compression_type="lz4",
-        )
-        await self._producer.start()
+        self._loop = asyncio.get_running_loop()
+        self._producer = Producer(self._config)
+        self._failures_only_producer = Producer({**self._config, "delivery.report.only.error": True})
+        self._polling.set()
+        self._poller = threading.Thread(target=self._poll_forever, name="kafka-delivery-reports", daemon=True)
+        self._poller.start()
+        # Fail fast when the broker is unreachable at start, so the spool takes over at once.
+        await asyncio.to_thread(self._producer.list_topics, RAW_HITS.name, 5)
 
     async def stop(self) -> None:
-        if self._producer is not None:
-            await self._producer.stop()
+        for producer in (self._producer, self._failures_only_producer):
+            if producer is not None:
+                await asyncio.to_thread(producer.flush, 10)
+        self._polling.clear()
+        if self._poller is not None:
+            await asyncio.to_thread(self._poller.join, 5)
+
+    def enqueue(self, record: SpooledRecord, on_failure: Callable[[SpooledRecord], None]) -> None:
+        """Hand one record to the producer; ``on_failure`` runs on the event loop if it is never delivered.
+
+        Raises ``BufferError`` when the producer's queue is full (the broker is far behind).
+        """
+        _, loop = self._started()
+        assert self._failures_only_producer is not None
+
+        def report(error: KafkaError | None, _message: object) -> None:
+            if error is not None:
+                loop.call_soon_threadsafe(on_failure, record)
+
+        self._failures_only_producer.produce(record.topic, record.value, key=record.key, on_delivery=report)
 
     async def send(self, records: Sequence[SpooledRecord], timeout_seconds: float) -> None:
-        if self._producer is None:
+        """Produce every record and wait until the broker acknowledged all of them (or one failed)."""
+        producer, loop = self._started()
+        done: asyncio.Future[None] = loop.create_future()
+        pending = [len(records)]
+
+        def settle(error: KafkaError | None) -> None:
+            if done.done():
+                return
+            if error is not None:
+                done.set_exception(KafkaException(error))
+            else:
+                pending[0] -= 1
+                if pending[0] == 0:
+                    done.set_result(None)
+
+        def report(error: KafkaError | None, _message: object) -> None:
+            loop.call_soon_threadsafe(settle, error)
+
+        if not records:
+            return
+        for record in records:
+            producer.produce(record.topic, record.value, key=record.key, on_delivery=report)
+        await asyncio.wait_for(done, timeout_seconds)
+
+    def _started(self) -> tuple[Producer, asyncio.AbstractEventLoop]:
+        if self._producer is None or self._loop is None:
             raise RuntimeError("KafkaProducerSink.start() was not awaited")
-        producer = self._producer
+        return self._producer, self._loop
 
-        async def send_all() -> None:
-            deliveries = [await producer.send(record.topic, record.value, key=record.key) for record in records]
-            await asyncio.gather(*deliveries)
-
-        await asyncio.wait_for(send_all(), timeout_seconds)
+    def _poll_forever(self) -> None:
+        producers = [producer for producer in (self._producer, self._failures_only_producer) if producer is not None]
+        while self._polling.is_set():
+            for producer in producers:
+                producer.poll(0.025)
 
 
 class DurableHitSink:
@@ -93,6 +158,31 @@ class DurableHitSink:
             [SpooledRecord(RAW_HITS.name, hit.partition_key(), hit.model_dump_json().encode()) for hit in hits]
         )
 
+    def send_hit_nowait(self, hit: RawHit) -> None:
+        """For callers that cannot report a failure (the pixel): returns once the hit is in the producer's
+        queue or the spool; if the broker never takes it, it goes to the spool then."""
+        record = SpooledRecord(RAW_HITS.name, hit.partition_key(), hit.model_dump_json().encode())
+        if not self._spooling:
+            try:
+                self._kafka.enqueue(record, self._spool_undelivered)
+                return
+            except BufferError:
+                log.warning("producer_queue_full_spooling")
+                self._spooling = True
+        self._spool([record])
+
+    def _spool_undelivered(self, record: SpooledRecord) -> None:
+        if not self._spooling:
+            log.warning("broker_unavailable_spooling", error="delivery failed")
+        self._spooling = True
+        self._spool([record])
+
+    def _spool(self, records: list[SpooledRecord]) -> None:
+        self.spool.append(records)
+        SPOOLED.inc(len(records))
+        SPOOL_BYTES.set(self.spool.size_bytes)
+        self._wake.set()
+
     async def send_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         await self._deliver(
             [
@@ -111,10 +201,7 @@ class DurableHitSink:
             except Exception as error:  # broker down, slow or refusing: switch to the spool, in order
                 log.warning("broker_unavailable_spooling", error=str(error) or type(error).__name__)
                 self._spooling = True
-        self.spool.append(records)
-        SPOOLED.inc(len(records))
-        SPOOL_BYTES.set(self.spool.size_bytes)
-        self._wake.set()
+        self._spool(records)
 
     async def _drain_forever(self) -> None:
         backoff = 0.5

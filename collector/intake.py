@@ -44,6 +44,11 @@ class Intake:
             await self.sink.send_hits(hits)
             HITS.labels(source.value, "accepted").inc(len(hits))
 
+    def accept_nowait(self, source: HitSource, hit: RawHit) -> None:
+        """Like ``accept`` for one hit, without waiting for the broker's ack (the pixel cannot report errors)."""
+        self.sink.send_hit_nowait(hit)
+        HITS.labels(source.value, "accepted").inc()
+
     async def reject(self, source: HitSource, letters: Sequence[DeadLetter]) -> None:
         if letters:
             await self.sink.send_dead_letters(letters)

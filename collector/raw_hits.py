@@ -20,7 +20,8 @@ def raw_hit_from_query(
     user_agent: str,
     referer: str,
 ) -> RawHit:
-    return RawHit(
+    # model_construct: every field is built here from typed values, so validation would only cost time.
+    return RawHit.model_construct(
         hit_id=hit_id,
         source=source,
         received_at=received_at,
