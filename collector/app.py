@@ -12,6 +12,7 @@ from collector.errors import CollectorError, collector_error_response
 from collector.hit_sink import DurableHitSink, KafkaProducerSink
 from collector.intake import Intake
 from collector.pixel import TRANSPARENT_GIF, pixel_route
+from collector.rate_limits import RateLimits, TokenBuckets
 from collector.responses import json_response
 from collector.segment_api import segment_routes
 from collector.settings import CollectorSettings
@@ -27,7 +28,11 @@ def create_app(settings: CollectorSettings) -> FastAPI:
     sink = DurableHitSink(KafkaProducerSink(settings.kafka_bootstrap), spool, settings.collector_send_timeout_seconds)
     registry = SiteRegistry()
     follower = SiteRegistryFollower(settings.kafka_bootstrap, registry)
-    intake = Intake(sink, registry)
+    limits = RateLimits(
+        per_ip=TokenBuckets(settings.collector_rate_per_ip, settings.collector_burst_per_ip),
+        per_site=TokenBuckets(settings.collector_rate_per_site, settings.collector_burst_per_site),
+    )
+    intake = Intake(sink, registry, limits)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from collector.errors import CollectorError
 from collector.intake import Intake
-from collector.messages import incoming_message, refuse_request, take_messages
+from collector.messages import enforce_rate_limit, incoming_message, refuse_request, take_messages
 from collector.request_body import read_json_body
 from schemas.browser import BrowserBatch, BrowserSingle
 from schemas.dead_letters import DropReason
@@ -41,7 +41,7 @@ def browser_routes(intake: Intake) -> APIRouter:
             raise await _refused(intake, error, raw, received_at) from None
         site = await _admit(intake, request, envelope.site, raw, received_at)
         event = {name: value for name, value in body.items() if name not in ("site", "sent_at")}
-        return await _take(intake, request, site, [event], envelope.sent_at, received_at)
+        return await _take(intake, request, site, [event], envelope.sent_at, received_at, raw)
 
     @router.post("/events", summary="Several events of one site from a web page")
     async def events(request: Request) -> Response:
@@ -52,7 +52,7 @@ def browser_routes(intake: Intake) -> APIRouter:
         except ValidationError as error:
             raise await _refused(intake, error, raw, received_at) from None
         site = await _admit(intake, request, batch.site, raw, received_at)
-        return await _take(intake, request, site, batch.events, batch.sent_at, received_at)
+        return await _take(intake, request, site, batch.events, batch.sent_at, received_at, raw)
 
     @router.options("/event", include_in_schema=False)
     @router.options("/events", include_in_schema=False)
@@ -91,8 +91,16 @@ async def _admit(intake: Intake, request: Request, site_id: str, raw: bytes, rec
 
 
 async def _take(
-    intake: Intake, request: Request, site: Site, events: list[Any], sent_at: int | None, received_at: datetime
+    intake: Intake,
+    request: Request,
+    site: Site,
+    events: list[Any],
+    sent_at: int | None,
+    received_at: datetime,
+    raw: bytes,
 ) -> Response:
+    client_ip = request.client.host if request.client else ""
+    await enforce_rate_limit(intake, SOURCE, client_ip, site.site_id, len(events), raw, received_at)
     sent = datetime.fromtimestamp(sent_at / 1000, UTC) if sent_at is not None and 0 < sent_at < 10**14 else None
     incoming = []
     for event in events:

@@ -5,12 +5,14 @@ Counting happens here, once, so ``beacon_collector_hits_total`` means the same f
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from prometheus_client import Counter
 
 from collector.hit_sink import DurableHitSink
+from collector.rate_limits import RateLimits
 from collector.site_registry import SiteRegistry
 from schemas.dead_letters import DeadLetter, DropReason
 from schemas.events import HitSource, RawHit
@@ -22,9 +24,19 @@ REJECTED = Counter("beacon_collector_rejected_total", "Hits sent to dead letters
 
 
 class Intake:
-    def __init__(self, sink: DurableHitSink, registry: SiteRegistry) -> None:
+    def __init__(self, sink: DurableHitSink, registry: SiteRegistry, limits: RateLimits) -> None:
         self.sink = sink
         self.registry = registry
+        self.limits = limits
+
+    def throttle(self, ip: str | None, site_id: str, events: int) -> tuple[Drop, float] | None:
+        """None if these events are within the limits, else a ``rate_limited`` drop and the seconds to wait."""
+        wait = self.limits.retry_after(ip, site_id, events)
+        if not wait:
+            return None
+        retry = "never in one request: send fewer events at once" if math.isinf(wait) else f"retry in {wait:.1f} s"
+        detail = f"{events} events for {site_id}{f' from {ip}' if ip else ''} exceed the rate limit; {retry}"
+        return Drop(DropReason.RATE_LIMITED, detail), wait
 
     def site_named(self, site_id: str) -> Site | Drop:
         """The active site a browser-side hit names, or why it cannot be accepted."""

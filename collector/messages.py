@@ -6,6 +6,7 @@ messages were refused and why; the others are accepted. Refused messages go to t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -92,12 +93,27 @@ async def take_messages(
 
 async def refuse_request(
     intake: Intake, source: HitSource, reason: DropReason, detail: str, raw: bytes, received_at: datetime,
-    *, site_id: str = "", status: int = 400, code: str = "invalid_message",
+    *, site_id: str = "", status: int = 400, code: str = "invalid_message", retry_after_seconds: int | None = None,
 ) -> CollectorError:  # fmt: skip
     """Keep a request that is refused as a whole in the dead letters; returns the error to raise."""
     letter = DeadLetter.of_unreadable_payload(Stage.COLLECTOR, reason, detail, raw, received_at)
     await intake.reject(source, [letter.model_copy(update={"site_id": site_id})])
-    return CollectorError(status, code, detail)
+    return CollectorError(status, code, detail, retry_after_seconds=retry_after_seconds)
+
+
+async def enforce_rate_limit(
+    intake: Intake, source: HitSource, client_ip: str | None, site_id: str, events: int, raw: bytes,
+    received_at: datetime,
+) -> None:  # fmt: skip
+    """Raise a 429 with Retry-After (and keep the request in dead letters) when a rate limit is exceeded."""
+    limited = intake.throttle(client_ip, site_id, events)
+    if limited is None:
+        return
+    drop, wait = limited
+    raise await refuse_request(
+        intake, source, drop.reason, drop.detail, raw, received_at, site_id=site_id, status=429,
+        code="rate_limited", retry_after_seconds=max(1, math.ceil(min(wait, 3600))),
+    )  # fmt: skip
 
 
 def _check(incoming: IncomingMessage) -> Event | Drop:

@@ -19,7 +19,7 @@ from collector.intake import Intake
 from collector.raw_hits import oversized_query, raw_hit_from_query
 from collector.settings import CollectorSettings
 from schemas.dead_letters import Stage
-from schemas.events import HitSource
+from schemas.events import HitSource, RawHit
 from stream_processors.normalize.pipeline import dead_letter_for
 from stream_processors.normalize.steps import Drop
 
@@ -56,9 +56,9 @@ def pixel_route(intake: Intake, settings: CollectorSettings) -> Route:
                     user_agent=request.headers.get("user-agent", ""),
                     referer=request.headers.get("referer", ""),
                 )
-                site = intake.site_named(hit.site_id)
-                if isinstance(site, Drop):
-                    await intake.reject(HitSource.PIXEL, [dead_letter_for(hit, site, Stage.COLLECTOR, received_at)])
+                refusal = _refusal(intake, hit)
+                if refusal is not None:
+                    await intake.reject(HitSource.PIXEL, [dead_letter_for(hit, refusal, Stage.COLLECTOR, received_at)])
                 else:
                     intake.accept_nowait(HitSource.PIXEL, hit)
         except Exception:  # the pixel answers its GIF whatever happens; the failure is logged and counted
@@ -67,3 +67,12 @@ def pixel_route(intake: Intake, settings: CollectorSettings) -> Route:
         return Response(TRANSPARENT_GIF, media_type="image/gif", headers=_NO_STORE)
 
     return Route("/p.gif", pixel, methods=["GET"], name="pixel")
+
+
+def _refusal(intake: Intake, hit: RawHit) -> Drop | None:
+    """Why the collector refuses this hit at the door (unknown site, rate limit), if it does."""
+    site = intake.site_named(hit.site_id)
+    if isinstance(site, Drop):
+        return site
+    limited = intake.throttle(hit.ip, hit.site_id, 1)
+    return limited[0] if limited is not None else None

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from collector.intake import Intake
-from collector.messages import incoming_message, refuse_request, take_messages
+from collector.messages import enforce_rate_limit, incoming_message, refuse_request, take_messages
 from collector.request_body import read_json_body
 from schemas.dead_letters import DropReason
 from schemas.events import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, HitSource
@@ -42,7 +42,7 @@ def segment_routes(intake: Intake) -> APIRouter:
             raise await refuse_request(
                 intake, SOURCE, DropReason.INVALID_MESSAGE, detail, raw, received_at, site_id=site.site_id
             ) from None
-        return await _take(intake, request, site, parsed.batch, parsed.sent_at, received_at)
+        return await _take(intake, request, site, parsed.batch, parsed.sent_at, received_at, raw)
 
     for call in SINGLE_CALLS:
         router.add_api_route(f"/{call}", _single_call_endpoint(intake, call), methods=["POST"], summary=f"One {call}")
@@ -59,30 +59,38 @@ def _single_call_endpoint(intake: Intake, call: str) -> Any:
                 intake, SOURCE, DropReason.INVALID_MESSAGE, "the body must be a JSON object", raw, received_at,
                 site_id=site.site_id,
             )  # fmt: skip
-        return await _take(intake, request, site, [{**body, "type": call}], None, received_at)
+        return await _take(intake, request, site, [{**body, "type": call}], None, received_at, raw)
 
     single.__name__ = f"segment_{call}"
     return single
 
 
 async def _take(
-    intake: Intake, request: Request, site: Site, messages: list[Any], sent_at: datetime | None, received_at: datetime
+    intake: Intake,
+    request: Request,
+    site: Site,
+    messages: list[Any],
+    sent_at: datetime | None,
+    received_at: datetime,
+    raw: bytes,
 ) -> Response:
-    incoming = [
-        incoming_message(
-            request,
-            source=SOURCE,
-            site_id=site.site_id,
-            message=message,
-            visitor_key=str(message.get("anonymousId") or message.get("userId") or "")
-            if isinstance(message, dict)
-            else "",
-            message_id=message.get("messageId") if isinstance(message, dict) else None,
-            sent_at=sent_at,
-            received_at=received_at,
+    # Server-side: the site's budget only (see RateLimits.retry_after).
+    await enforce_rate_limit(intake, SOURCE, None, site.site_id, len(messages), raw, received_at)
+    incoming = []
+    for message in messages:
+        fields = message if isinstance(message, dict) else {}
+        incoming.append(
+            incoming_message(
+                request,
+                source=SOURCE,
+                site_id=site.site_id,
+                message=message,
+                visitor_key=str(fields.get("anonymousId") or fields.get("userId") or ""),
+                message_id=fields.get("messageId"),
+                sent_at=sent_at,
+                received_at=received_at,
+            )
         )
-        for message in messages
-    ]
     return await take_messages(intake, SOURCE, incoming, received_at)
 
 

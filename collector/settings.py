@@ -21,3 +21,9 @@ class CollectorSettings(KafkaSettings):
     collector_spool_max_bytes: int = Field(default=1 << 30, ge=1 << 20)
     # /readyz says not-ready above this, so a load balancer sends new traffic to another collector.
     collector_spool_ready_bytes: int = Field(default=64 << 20, ge=0)
+    # Events per second (sustained, and as a burst) per collector: from one browser IP (pixel, browser API),
+    # and for one site (every API).
+    collector_rate_per_ip: float = Field(default=100, gt=0)
+    collector_burst_per_ip: float = Field(default=1_000, gt=0)
+    collector_rate_per_site: float = Field(default=20_000, gt=0)
+    collector_burst_per_site: float = Field(default=100_000, gt=0)

@@ -25,6 +25,7 @@ class DropReason(StrEnum):
     UNKNOWN_SITE = "unknown_site"
     INVALID_WRITE_KEY = "invalid_write_key"
     ORIGIN_NOT_ALLOWED = "origin_not_allowed"
+    RATE_LIMITED = "rate_limited"
     INVALID_MESSAGE = "invalid_message"
     MISSING_SITE_ID = "missing_site_id"
     INVALID_EVENT_ID = "invalid_event_id"
