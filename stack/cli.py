@@ -21,6 +21,7 @@ from rich.table import Table
 
 from runtime.clickhouse import connect_clickhouse
 from runtime.settings import SettingsError, load_settings
+from stack.dead_letter_admin import DeadLetterFilter, replay, summarize
 from stack.provision import provision_warehouse
 from stack.settings import StackSettings
 from stack.site_admin import (
@@ -250,6 +251,43 @@ def sites_revoke(site_id: str) -> None:
     """Stop accepting events for a site (its data stays)."""
     _site_admin(revoke_site(_settings().kafka_address, site_id))
     console.print(f"revoked {site_id}")
+
+
+dead_letters_app = typer.Typer(help="Inspect refused input, and re-submit it once the cause is fixed.")
+app.add_typer(dead_letters_app, name="dead-letters")
+ReasonOption = Annotated[str | None, typer.Option("--reason", help="Only this reason (e.g. unknown_site).")]
+StageOption = Annotated[str | None, typer.Option("--stage", help="Only this stage (collector, normalize, ...).")]
+SiteOption = Annotated[str | None, typer.Option("--site", help="Only this site id.")]
+
+
+@dead_letters_app.command("list")
+def dead_letters_list(reason: ReasonOption = None, stage: StageOption = None, site: SiteOption = None) -> None:
+    """Dead letters by stage and reason, with counts and an example."""
+    settings = _settings()
+    selection = DeadLetterFilter(reason=reason, stage=stage, site_id=site)
+    table = Table("stage", "reason", "count", "latest", "example")
+    for stage_name, reason_name, count, latest, example in summarize(
+        connect_clickhouse(settings.clickhouse_address), selection
+    ):
+        table.add_row(stage_name, reason_name, str(count), str(latest), str(example)[:80])
+    console.print(table)
+
+
+@dead_letters_app.command("replay")
+def dead_letters_replay(reason: ReasonOption = None, stage: StageOption = None, site: SiteOption = None) -> None:
+    """Re-submit the selected dead letters that hold a hit to the stream (ids are kept: no double counts)."""
+    if reason is None and stage is None and site is None:
+        errors.print("[red]choose what to replay: --reason, --stage and/or --site[/red]")
+        raise typer.Exit(2)
+    settings = _settings()
+    report = replay(
+        connect_clickhouse(settings.clickhouse_address),
+        settings.kafka_address,
+        DeadLetterFilter(reason=reason, stage=stage, site_id=site),
+    )
+    console.print(
+        f"replayed {report.replayed}; not replayable (refused before they were hits): {report.not_replayable}"
+    )
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
