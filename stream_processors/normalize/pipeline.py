@@ -19,6 +19,7 @@ from stream_processors.normalize.steps import (
     EventDraft,
     HitFields,
     anonymise_ip,
+    check_typed_properties,
     put_event_id,
     put_event_name,
     put_event_time,
@@ -36,6 +37,7 @@ NORMALIZE_STEPS: Sequence[Step] = (
     put_url,
     put_event_time,
     put_properties,
+    check_typed_properties,
     anonymise_ip,
 )
 

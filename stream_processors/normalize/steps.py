@@ -13,12 +13,16 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from pydantic import ValidationError
+
+from schemas.chat import CHAT_EVENTS
 from schemas.dead_letters import DropReason
 from schemas.events import RawHit
 
 MAX_PROPERTIES = 64
 MAX_PROPERTY_NAME_LENGTH = 128
 MAX_PROPERTY_VALUE_LENGTH = 2048
+TYPED_EVENTS = CHAT_EVENTS
 _EVENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.:\- ]{0,99}$")
 _EARLIEST_EVENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 _MAX_CLIENT_CLOCK_AHEAD = timedelta(days=1)
@@ -140,6 +144,22 @@ def put_properties(fields: HitFields, draft: EventDraft) -> EventDraft | Drop:
                 f"values at most {MAX_PROPERTY_VALUE_LENGTH}",
             )
     return replace(draft, properties=properties)
+
+
+def check_typed_properties(fields: HitFields, draft: EventDraft) -> EventDraft | Drop:
+    """Events with a schema (``schemas.chat``) must carry its properties; values arrive as text and are
+    read as the schema's types (``"5"`` is a valid rating)."""
+    schema = TYPED_EVENTS.get(draft.event_name)
+    if schema is None:
+        return draft
+    try:
+        # Lax validation reads "5" as 5 and "true" as True; a JSON null was stored as the text "null".
+        schema.model_validate({name: None if text == "null" else text for name, text in draft.properties.items()})
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return Drop(DropReason.INVALID_PROPERTY, f"{draft.event_name}: {where}: {first['msg']}")
+    return draft
 
 
 def anonymise_ip(fields: HitFields, draft: EventDraft) -> EventDraft | Drop:

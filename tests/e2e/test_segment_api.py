@@ -191,3 +191,30 @@ def test_malformed_bodies_get_precise_errors(beacon_stack: StackSettings, regist
     assert post(beacon_stack, "/v1/batch", {"batch": "nope"}, registered_site.write_key).status_code == 400
     unsupported = post(beacon_stack, "/v1/track", b"{}", registered_site.write_key, headers={"Content-Encoding": "br"})
     assert unsupported.status_code == 415
+
+
+def test_chat_widget_events_are_typed(
+    beacon_stack: StackSettings, registered_site: RegisteredSite, clickhouse: Client
+) -> None:
+    user = f"user-{uuid.uuid4().hex[:8]}"
+    conversation = {"conversation_id": f"conv-{user}"}
+    batch = {
+        "batch": [
+            {
+                "type": "track",
+                "userId": user,
+                "event": "chat_conversation_started",
+                "properties": {**conversation, "channel": "web"},
+            },
+            {"type": "track", "userId": user, "event": "chat_rated", "properties": {**conversation, "rating": 4}},
+            {"type": "track", "userId": user, "event": "chat_rated", "properties": {**conversation, "rating": 9}},
+        ]
+    }
+    response = post(beacon_stack, "/v1/batch", batch, registered_site.write_key)
+    assert response.status_code == 400
+    assert [(error["index"], error["reason"]) for error in response.json()["errors"]] == [(2, "invalid_property")]
+    stored = events_of_user(clickhouse, user, 2)
+    assert [(event[0], event[4].get("rating")) for event in stored] == [
+        ("chat_conversation_started", None),
+        ("chat_rated", "4"),
+    ]
