@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import structlog
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge
 
 from runtime.clickhouse import connect_clickhouse
@@ -28,6 +29,7 @@ from stream_processors.settings import WarehouseWriterSettings
 from stream_processors.sinks.clickhouse_sink import ClickHouseSink
 
 FLUSH_FAILURES = Counter("beacon_writer_flush_failures_total", "Failed attempts to write a batch")
+COMMIT_FAILURES = Counter("beacon_writer_commit_failures_total", "Offset commits refused (rebalance, broker away)")
 UNWRITABLE = Counter("beacon_writer_unwritable_records_total", "Records that could not become rows")
 LAST_FLUSH = Gauge("beacon_writer_last_flush_timestamp_seconds", "When a batch was last written")
 
@@ -88,7 +90,13 @@ class WarehouseWriter:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._settings.writer_max_retry_backoff_seconds)
         if self._consumed:
-            await self._consumer.commit(dict(self._consumed))
+            try:
+                await self._consumer.commit(dict(self._consumed))
+            except KafkaError as error:
+                # The group rebalanced (e.g. the broker was away): the rows are stored, and whoever owns the
+                # partitions now re-reads them from the last commit; the tables absorb the repeat.
+                COMMIT_FAILURES.inc()
+                log.warning("commit_failed_rows_will_be_redelivered", error=str(error)[:300])
             self._consumed.clear()
         self._batch_started = time.monotonic()
         LAST_FLUSH.set_to_current_time()
@@ -116,7 +124,15 @@ class WarehouseWriter:
             payload,
             datetime.now(UTC),
         )
-        await self._producer.send_and_wait(DEAD_LETTERS.name, letter.model_dump_json().encode())
+        backoff = 0.5
+        while True:  # its offset is committed after this, so the dead letter must be on the broker first
+            try:
+                await self._producer.send_and_wait(DEAD_LETTERS.name, letter.model_dump_json().encode())
+                return
+            except KafkaError as error:
+                log.warning("dead_letter_not_sent", error=str(error)[:300], retry_in_seconds=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._settings.writer_max_retry_backoff_seconds)
 
     def _batch_due(self) -> bool:
         if self._sink.pending_rows >= self._settings.writer_batch_rows:

@@ -4,6 +4,7 @@ back every one of them reaches ClickHouse exactly once — on a stack of its own
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -74,6 +75,7 @@ def test_no_event_is_lost_or_doubled_across_a_broker_outage(own_stack: LocalStac
     spooled = list((settings.home / "collector-spool").glob("*.spool"))
     assert spooled, "on disk, not only in memory"
 
+    time.sleep(12)  # longer than the consumers' session timeout: their groups must rebalance on return
     own_stack.start_part("kafka")
     clickhouse = connect_clickhouse(settings.clickhouse_address)
     query = (
