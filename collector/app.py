@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Response
 
 from collector.browser_api import browser_routes
+from collector.email_links import email_routes
 from collector.errors import CollectorError, collector_error_response
 from collector.hit_sink import DurableHitSink, KafkaProducerSink
 from collector.intake import Intake
@@ -19,6 +20,7 @@ from collector.settings import CollectorSettings
 from collector.site_registry import SiteRegistry, SiteRegistryFollower
 from collector.spool import Spool
 from runtime.metrics import METRICS_CONTENT_TYPE, render_metrics
+from schemas.email import EmailTokens
 
 __all__ = ["TRANSPARENT_GIF", "create_app"]
 
@@ -47,6 +49,8 @@ def create_app(settings: CollectorSettings) -> FastAPI:
     app = FastAPI(title="Beacon collector", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.add_exception_handler(CollectorError, collector_error_response)
     app.router.routes.append(pixel_route(intake, settings))  # plain Starlette: see collector/pixel.py
+    email_secrets = settings.email_secrets()
+    app.router.routes.extend(email_routes(intake, EmailTokens(email_secrets) if email_secrets else None))
     app.include_router(segment_routes(intake))
     app.include_router(browser_routes(intake))
 

@@ -27,7 +27,7 @@ TRANSPARENT_GIF = (
     b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
     b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
 )
-_NO_STORE = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache"}
+NO_STORE = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache"}
 
 log = structlog.get_logger("collector.pixel")
 
@@ -64,7 +64,7 @@ def pixel_route(intake: Intake, settings: CollectorSettings) -> Route:
         except Exception:  # the pixel answers its GIF whatever happens; the failure is logged and counted
             log.exception("hit_not_forwarded", hit_id=str(hit_id))
             intake.count_failure(HitSource.PIXEL)
-        return Response(TRANSPARENT_GIF, media_type="image/gif", headers=_NO_STORE)
+        return Response(TRANSPARENT_GIF, media_type="image/gif", headers=NO_STORE)
 
     return Route("/p.gif", pixel, methods=["GET"], name="pixel")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from runtime.settings import KafkaSettings
 
@@ -21,9 +21,14 @@ class CollectorSettings(KafkaSettings):
     collector_spool_max_bytes: int = Field(default=1 << 30, ge=1 << 20)
     # /readyz says not-ready above this, so a load balancer sends new traffic to another collector.
     collector_spool_ready_bytes: int = Field(default=64 << 20, ge=0)
+    # Secrets that sign email open/click links, comma separated, newest first: the first signs, all verify.
+    email_signing_keys: SecretStr = SecretStr("")
     # Events per second (sustained, and as a burst) per collector: from one browser IP (pixel, browser API),
     # and for one site (every API).
     collector_rate_per_ip: float = Field(default=100, gt=0)
     collector_burst_per_ip: float = Field(default=1_000, gt=0)
     collector_rate_per_site: float = Field(default=20_000, gt=0)
     collector_burst_per_site: float = Field(default=100_000, gt=0)
+
+    def email_secrets(self) -> list[str]:
+        return [key.strip() for key in self.email_signing_keys.get_secret_value().split(",") if key.strip()]

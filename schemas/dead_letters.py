@@ -26,6 +26,7 @@ class DropReason(StrEnum):
     INVALID_WRITE_KEY = "invalid_write_key"
     ORIGIN_NOT_ALLOWED = "origin_not_allowed"
     RATE_LIMITED = "rate_limited"
+    INVALID_SIGNATURE = "invalid_signature"
     INVALID_MESSAGE = "invalid_message"
     MISSING_SITE_ID = "missing_site_id"
     INVALID_EVENT_ID = "invalid_event_id"

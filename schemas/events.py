@@ -18,6 +18,7 @@ class HitSource(StrEnum):
     PIXEL = "pixel"
     SEGMENT = "segment"
     BROWSER = "browser"
+    EMAIL = "email"
 
 
 class RawHit(BaseModel):

@@ -21,7 +21,10 @@ from rich.table import Table
 
 from runtime.clickhouse import connect_clickhouse
 from runtime.settings import SettingsError, load_settings
+from schemas.email import EmailRecipientMessage, EmailTokens
 from stack.dead_letter_admin import DeadLetterFilter, replay, summarize
+from stack.email_keys import email_signing_keys
+from stack.email_links import click_url, open_pixel_url, wrap_email_html
 from stack.provision import provision_warehouse
 from stack.settings import StackSettings
 from stack.site_admin import (
@@ -251,6 +254,52 @@ def sites_revoke(site_id: str) -> None:
     """Stop accepting events for a site (its data stays)."""
     _site_admin(revoke_site(_settings().kafka_address, site_id))
     console.print(f"revoked {site_id}")
+
+
+email_app = typer.Typer(help="Tracking links for emails: a signed open pixel and signed click links.")
+app.add_typer(email_app, name="email")
+SiteIdOption = Annotated[str, typer.Option("--site", help="The site id.")]
+CampaignOption = Annotated[str, typer.Option("--campaign", help="The campaign id.")]
+MessageOption = Annotated[str, typer.Option("--message", help="The message (send) id.")]
+RecipientOption = Annotated[str, typer.Option("--recipient", help="The recipient id (your user or contact id).")]
+
+
+def _email_message(site: str, campaign: str, message: str, recipient: str) -> EmailRecipientMessage:
+    return EmailRecipientMessage(site_id=site, campaign_id=campaign, message_id=message, recipient_id=recipient)
+
+
+@email_app.command("sign")
+def email_sign(
+    site: SiteIdOption,
+    campaign: CampaignOption,
+    message: MessageOption,
+    recipient: RecipientOption,
+    url: Annotated[list[str] | None, typer.Option("--url", help="A destination to make a click link for.")] = None,
+) -> None:
+    """Print the open-pixel URL (and click links) of one message to one recipient."""
+    settings = _settings()
+    tokens = EmailTokens(email_signing_keys(settings.home).split(","))
+    reference = _email_message(site, campaign, message, recipient)
+    console.print(f"open pixel  {open_pixel_url(settings.collector_url, tokens, reference)}", soft_wrap=True)
+    for destination in url or []:
+        console.print(
+            f"click       {click_url(settings.collector_url, tokens, reference, destination)}", soft_wrap=True
+        )
+
+
+@email_app.command("wrap")
+def email_wrap(
+    html_file: Annotated[Path, typer.Argument(help="The email's HTML; the result is printed.", exists=True)],
+    site: SiteIdOption,
+    campaign: CampaignOption,
+    message: MessageOption,
+    recipient: RecipientOption,
+) -> None:
+    """Rewrite every link of an HTML email into a signed click link and add the open pixel."""
+    settings = _settings()
+    tokens = EmailTokens(email_signing_keys(settings.home).split(","))
+    reference = _email_message(site, campaign, message, recipient)
+    sys.stdout.write(wrap_email_html(html_file.read_text(), settings.collector_url, tokens, reference))
 
 
 dead_letters_app = typer.Typer(help="Inspect refused input, and re-submit it once the cause is fixed.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
+from stack.email_keys import email_signing_keys
 from stack.health import HttpProbe, Probe, TcpProbe
 from stack.settings import StackSettings
 
@@ -96,6 +97,7 @@ def applications(settings: StackSettings) -> list[Component]:
                 "BEACON_COLLECTOR_HOST": settings.host,
                 "BEACON_COLLECTOR_PORT": str(settings.collector_port),
                 "BEACON_COLLECTOR_SPOOL_DIR": str(settings.home / "collector-spool"),
+                "BEACON_EMAIL_SIGNING_KEYS": email_signing_keys(settings.home),
             },
         ),
     ]

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from schemas.browser import BrowserEvent
 from schemas.dead_letters import DropReason
+from schemas.email import EmailInteraction
 from schemas.events import HitSource, RawHit
 from schemas.segment import SegmentMessage
 from stream_processors.normalize.steps import Drop, HitFields
@@ -117,7 +118,37 @@ def browser_fields(hit: RawHit) -> HitFields | Drop:
     )
 
 
-SOURCE_ADAPTERS = {HitSource.PIXEL: pixel_fields, HitSource.SEGMENT: segment_fields, HitSource.BROWSER: browser_fields}
+def email_fields(hit: RawHit) -> HitFields | Drop:
+    """An email open or click, already verified by the collector (its signature held)."""
+    try:
+        interaction = EmailInteraction.model_validate_json(hit.body or "")
+    except ValidationError as error:
+        return _invalid_message(error)
+    properties = {
+        "campaign_id": interaction.campaign_id,
+        "message_id": interaction.message_id,
+        "recipient_id": interaction.recipient_id,
+    }
+    if interaction.url:
+        properties["url"] = interaction.url
+    return HitFields(
+        hit=hit,
+        event_id=None,  # every open or click is its own event (unique opens are counted downstream)
+        event_name="email_clicked" if interaction.kind == "click" else "email_opened",
+        url=interaction.url or "",
+        referrer="",
+        anonymous_id="",
+        user_id=interaction.recipient_id,
+        client_time=None,
+        sent_at=None,
+        properties=properties,
+        user_agent=hit.user_agent,  # kept: mail-provider proxies and scanners are told apart by it downstream
+        ip=hit.ip,
+    )
+
+
+SOURCE_ADAPTERS = {HitSource.PIXEL: pixel_fields, HitSource.SEGMENT: segment_fields, HitSource.BROWSER: browser_fields,
+                   HitSource.EMAIL: email_fields}  # fmt: skip
 
 
 def _invalid_message(error: ValidationError) -> Drop:

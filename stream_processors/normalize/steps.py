@@ -17,12 +17,13 @@ from pydantic import ValidationError
 
 from schemas.chat import CHAT_EVENTS
 from schemas.dead_letters import DropReason
+from schemas.email import EMAIL_EVENTS
 from schemas.events import RawHit
 
 MAX_PROPERTIES = 64
 MAX_PROPERTY_NAME_LENGTH = 128
 MAX_PROPERTY_VALUE_LENGTH = 2048
-TYPED_EVENTS = CHAT_EVENTS
+TYPED_EVENTS = {**CHAT_EVENTS, **EMAIL_EVENTS}
 _EVENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.:\- ]{0,99}$")
 _EARLIEST_EVENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 _MAX_CLIENT_CLOCK_AHEAD = timedelta(days=1)
