@@ -28,9 +28,9 @@ def strict_collector(beacon_stack: StackSettings, tmp_path: Path) -> Iterator[st
         "BEACON_KAFKA_BOOTSTRAP": beacon_stack.kafka_address,
         "BEACON_COLLECTOR_PORT": str(port),
         "BEACON_COLLECTOR_SPOOL_DIR": str(tmp_path / "spool"),
-        "BEACON_COLLECTOR_RATE_PER_IP": "1",
+        "BEACON_COLLECTOR_RATE_PER_IP": "0.01",  # refills too slowly to matter during the test
         "BEACON_COLLECTOR_BURST_PER_IP": "10",
-        "BEACON_COLLECTOR_RATE_PER_SITE": "1",
+        "BEACON_COLLECTOR_RATE_PER_SITE": "0.01",
         "BEACON_COLLECTOR_BURST_PER_SITE": "10",
     }
     process = subprocess.Popen([sys.executable, "-m", "collector"], cwd=ROOT, env=environment)
