@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from collector.errors import CollectorError
 from collector.intake import Intake
-from collector.messages import enforce_rate_limit, incoming_message, refuse_request, take_messages
+from collector.messages import enforce_rate_limit, incoming_messages, refuse_request, take_messages
 from collector.request_body import read_json_body
 from schemas.browser import BrowserBatch, BrowserSingle
 from schemas.dead_letters import DropReason
@@ -102,21 +102,16 @@ async def _take(
     client_ip = request.client.host if request.client else ""
     await enforce_rate_limit(intake, SOURCE, client_ip, site.site_id, len(events), raw, received_at)
     sent = datetime.fromtimestamp(sent_at / 1000, UTC) if sent_at is not None and 0 < sent_at < 10**14 else None
-    incoming = []
-    for event in events:
-        fields = event if isinstance(event, dict) else {}
-        incoming.append(
-            incoming_message(
-                request,
-                source=SOURCE,
-                site_id=site.site_id,
-                message=event,
-                visitor_key=str(fields.get("anonymous_id") or fields.get("user_id") or ""),
-                message_id=fields.get("event_id"),
-                sent_at=sent,
-                received_at=received_at,
-            )
-        )
+    incoming = incoming_messages(
+        request,
+        source=SOURCE,
+        site_id=site.site_id,
+        messages=events,
+        visitor_fields=("anonymous_id", "user_id"),
+        id_field="event_id",
+        sent_at=sent,
+        received_at=received_at,
+    )
     response = await take_messages(intake, SOURCE, incoming, received_at)
     origin = request.headers.get("origin")
     if origin is not None:

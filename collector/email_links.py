@@ -27,13 +27,16 @@ log = structlog.get_logger("collector.email")
 
 
 def email_routes(intake: Intake, tokens: EmailTokens | None) -> list[Route]:
+    def configured() -> EmailTokens:
+        if tokens is None:
+            raise InvalidEmailTokenError("no email signing keys are configured (BEACON_EMAIL_SIGNING_KEYS)")
+        return tokens
+
     async def opened(request: Request) -> Response:
         received_at = datetime.now(UTC)
         token = request.path_params["token"]
         try:
-            if tokens is None:
-                raise InvalidEmailTokenError("no email signing keys are configured (BEACON_EMAIL_SIGNING_KEYS)")
-            message = tokens.read_open(token)
+            message = configured().read_open(token)
             interaction = EmailInteraction(kind="open", **message.model_dump())
             intake.accept_nowait(SOURCE, _raw_hit(request, interaction, received_at))
         except InvalidEmailTokenError as error:
@@ -47,9 +50,7 @@ def email_routes(intake: Intake, tokens: EmailTokens | None) -> list[Route]:
         received_at = datetime.now(UTC)
         token = request.path_params["token"]
         try:
-            if tokens is None:
-                raise InvalidEmailTokenError("no email signing keys are configured (BEACON_EMAIL_SIGNING_KEYS)")
-            target = tokens.read_click(token)
+            target = configured().read_click(token)
         except InvalidEmailTokenError as error:
             await _reject(intake, token, str(error), received_at)
             return PlainTextResponse("This link is not valid.", status_code=400, headers=NO_STORE)

@@ -35,30 +35,37 @@ class IncomingMessage:
     message_id: str | None
 
 
-def incoming_message(
+def incoming_messages(
     request: Request,
     *,
     source: HitSource,
     site_id: str,
-    message: Any,
-    visitor_key: str,
-    message_id: object,
+    messages: list[Any],
+    visitor_fields: tuple[str, ...],
+    id_field: str,
     sent_at: datetime | None,
     received_at: datetime,
-) -> IncomingMessage:
-    hit = RawHit(
-        hit_id=uuid4(),
-        source=source,
-        received_at=received_at,
-        site_id=site_id,
-        visitor_key=visitor_key[:200],
-        body=orjson.dumps(message).decode(),
-        sent_at=sent_at,
-        ip=request.client.host if request.client else "",
-        user_agent=request.headers.get("user-agent", ""),
-        referer=request.headers.get("referer", ""),
-    )
-    return IncomingMessage(message, hit, str(message_id) if message_id else None)
+) -> list[IncomingMessage]:
+    """One raw hit per message; the visitor key is the first of ``visitor_fields`` a message has."""
+    incoming = []
+    for message in messages:
+        fields = message if isinstance(message, dict) else {}
+        visitor_key = next((str(fields[name]) for name in visitor_fields if fields.get(name)), "")
+        hit = RawHit(
+            hit_id=uuid4(),
+            source=source,
+            received_at=received_at,
+            site_id=site_id,
+            visitor_key=visitor_key[:200],
+            body=orjson.dumps(message).decode(),
+            sent_at=sent_at,
+            ip=request.client.host if request.client else "",
+            user_agent=request.headers.get("user-agent", ""),
+            referer=request.headers.get("referer", ""),
+        )
+        message_id = fields.get(id_field)
+        incoming.append(IncomingMessage(message, hit, str(message_id) if message_id else None))
+    return incoming
 
 
 async def take_messages(

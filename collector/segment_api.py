@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from collector.intake import Intake
-from collector.messages import enforce_rate_limit, incoming_message, refuse_request, take_messages
+from collector.messages import enforce_rate_limit, incoming_messages, refuse_request, take_messages
 from collector.request_body import read_json_body
 from schemas.dead_letters import DropReason
 from schemas.events import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, HitSource
@@ -76,21 +76,16 @@ async def _take(
 ) -> Response:
     # Server-side: the site's budget only (see RateLimits.retry_after).
     await enforce_rate_limit(intake, SOURCE, None, site.site_id, len(messages), raw, received_at)
-    incoming = []
-    for message in messages:
-        fields = message if isinstance(message, dict) else {}
-        incoming.append(
-            incoming_message(
-                request,
-                source=SOURCE,
-                site_id=site.site_id,
-                message=message,
-                visitor_key=str(fields.get("anonymousId") or fields.get("userId") or ""),
-                message_id=fields.get("messageId"),
-                sent_at=sent_at,
-                received_at=received_at,
-            )
-        )
+    incoming = incoming_messages(
+        request,
+        source=SOURCE,
+        site_id=site.site_id,
+        messages=messages,
+        visitor_fields=("anonymousId", "userId"),
+        id_field="messageId",
+        sent_at=sent_at,
+        received_at=received_at,
+    )
     return await take_messages(intake, SOURCE, incoming, received_at)
 
 

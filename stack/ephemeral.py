@@ -19,10 +19,22 @@ def free_port() -> int:
         return port
 
 
+def settings_on_free_ports(home: Path, **overrides: object) -> StackSettings:
+    """A whole stack's settings under ``home`` with every port free, so it runs beside any other stack."""
+    ports = {
+        "kafka_port": free_port(),
+        "warehouse_port": free_port(),
+        "collector_port": free_port(),
+        "stream_web_port": free_port(),
+        "writer_port": free_port(),
+    }
+    return StackSettings.model_validate({"home": home, **ports, **overrides})
+
+
 @contextmanager
 def ephemeral_services(home: Path) -> Iterator[StackSettings]:
     """The embedded broker and warehouse, provisioned, under ``home``; stopped on exit."""
-    settings = StackSettings(home=home, kafka_port=free_port(), warehouse_port=free_port())
+    settings = settings_on_free_ports(home)
     stack = LocalStack(settings)
     stack.start(include_applications=False)
     try:

@@ -10,7 +10,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from runtime.clickhouse import connect_clickhouse
-from stack.ephemeral import free_port
+from stack.ephemeral import settings_on_free_ports
 from stack.settings import StackSettings
 from stack.supervisor import LocalStack
 from tests.support.infrastructure import (
@@ -39,13 +39,10 @@ def clickhouse(infrastructure: Infrastructure) -> Client:
 @pytest.fixture(scope="session")
 def beacon_stack(infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings]:
     """Beacon's own processes (writer, stream worker, collector) started by the same code as `./beacon up`."""
-    settings = StackSettings(
-        home=tmp_path_factory.mktemp("stack"),
+    settings = settings_on_free_ports(
+        tmp_path_factory.mktemp("stack"),
         kafka_bootstrap=infrastructure.kafka_bootstrap,
         clickhouse_url=infrastructure.clickhouse_url,
-        collector_port=free_port(),
-        stream_web_port=free_port(),
-        writer_port=free_port(),
     )
     stack = LocalStack(settings, workdir=ROOT)
     stack.start()

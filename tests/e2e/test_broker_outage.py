@@ -14,8 +14,7 @@ import httpx
 import pytest
 
 from runtime.clickhouse import connect_clickhouse
-from stack.ephemeral import free_port
-from stack.settings import StackSettings
+from stack.ephemeral import settings_on_free_ports
 from stack.site_admin import create_site
 from stack.supervisor import LocalStack
 from tests.support.polling import wait_until
@@ -27,14 +26,7 @@ BATCH = 100
 
 @pytest.fixture
 def own_stack(tmp_path: Path) -> Iterator[LocalStack]:
-    settings = StackSettings(
-        home=tmp_path,
-        kafka_port=free_port(),
-        warehouse_port=free_port(),
-        collector_port=free_port(),
-        stream_web_port=free_port(),
-        writer_port=free_port(),
-    )
+    settings = settings_on_free_ports(tmp_path)
     stack = LocalStack(settings, workdir=ROOT)
     stack.start()
     try:

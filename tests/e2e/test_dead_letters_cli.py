@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 import uuid
-from pathlib import Path
 
 import httpx
 from clickhouse_connect.driver.client import Client
 
 from stack.settings import StackSettings
 from stack.site_admin import create_site
+from tests.support.cli import beacon_against
 from tests.support.polling import wait_until
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def beacon(stack: StackSettings, *arguments: str) -> subprocess.CompletedProcess[str]:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("BEACON_")} | {
-        "BEACON_KAFKA_BOOTSTRAP": stack.kafka_address,
-        "BEACON_CLICKHOUSE_URL": stack.clickhouse_address,
-        "COLUMNS": "200",
-    }
-    return subprocess.run(
-        [str(ROOT / "beacon"), *arguments], env=environment, cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
 
 
 def test_replaying_after_the_fix_delivers_each_hit_once(beacon_stack: StackSettings, clickhouse: Client) -> None:
@@ -37,15 +22,15 @@ def test_replaying_after_the_fix_delivers_each_hit_once(beacon_stack: StackSetti
     refused = "SELECT count() FROM beacon.dead_letters FINAL WHERE site_id = {s:String} AND reason = 'unknown_site'"
     wait_until(lambda: clickhouse.command(refused, parameters={"s": site_id}) == 3, what="three refused hits")
 
-    listed = beacon(beacon_stack, "dead-letters", "list", "--site", site_id)
+    listed = beacon_against(beacon_stack, "dead-letters", "list", "--site", site_id)
     assert listed.returncode == 0, listed.stderr
     assert "unknown_site" in listed.stdout
     assert "│ 3 " in listed.stdout or " 3 " in listed.stdout
 
-    assert beacon(beacon_stack, "dead-letters", "replay").returncode == 2, "replaying everything needs a filter"
+    assert beacon_against(beacon_stack, "dead-letters", "replay").returncode == 2, "replaying everything needs a filter"
     asyncio.run(create_site(beacon_stack.kafka_address, site_id=site_id, name="Late", domains=["late.example"]))
     for _ in range(2):  # twice: the second replay must change nothing
-        replayed = beacon(beacon_stack, "dead-letters", "replay", "--site", site_id, "--reason", "unknown_site")
+        replayed = beacon_against(beacon_stack, "dead-letters", "replay", "--site", site_id, "--reason", "unknown_site")
         assert replayed.returncode == 0, replayed.stderr
         assert "replayed 3" in replayed.stdout
     events = "SELECT count() FROM beacon.events FINAL WHERE site_id = {s:String}"

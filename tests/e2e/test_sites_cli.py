@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import uuid
-from pathlib import Path
 
 import httpx
 
 from stack.settings import StackSettings
+from tests.support.cli import beacon_against
 from tests.support.polling import wait_until
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def beacon(stack: StackSettings, *arguments: str) -> subprocess.CompletedProcess[str]:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("BEACON_")} | {
-        "BEACON_KAFKA_BOOTSTRAP": stack.kafka_address,
-        "BEACON_CLICKHOUSE_URL": stack.clickhouse_address,
-        "COLUMNS": "200",
-    }
-    return subprocess.run(
-        [str(ROOT / "beacon"), *arguments], env=environment, cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
 
 
 def accepted(stack: StackSettings, write_key: str) -> int:
@@ -34,25 +19,25 @@ def accepted(stack: StackSettings, write_key: str) -> int:
 
 def test_create_list_rotate_and_revoke(beacon_stack: StackSettings) -> None:
     site_id = f"cli-{uuid.uuid4().hex[:8]}"
-    created = beacon(beacon_stack, "sites", "create", "CLI Shop", "--id", site_id, "--domain", "cli.example")
+    created = beacon_against(beacon_stack, "sites", "create", "CLI Shop", "--id", site_id, "--domain", "cli.example")
     assert created.returncode == 0, created.stderr
     first_key = re.search(r"write key\s+(bk_\S+)", created.stdout).group(1)  # type: ignore[union-attr]
     wait_until(lambda: accepted(beacon_stack, first_key) == 200, what="the new site to be accepted")
 
-    listed = beacon(beacon_stack, "sites", "list")
+    listed = beacon_against(beacon_stack, "sites", "list")
     assert site_id in listed.stdout
     assert "cli.example" in listed.stdout
     assert first_key not in listed.stdout, "keys are never shown again"
 
-    duplicate = beacon(beacon_stack, "sites", "create", "CLI Shop", "--id", site_id, "--domain", "cli.example")
+    duplicate = beacon_against(beacon_stack, "sites", "create", "CLI Shop", "--id", site_id, "--domain", "cli.example")
     assert duplicate.returncode == 1
     assert "exists already" in duplicate.stderr
 
-    rotated = beacon(beacon_stack, "sites", "rotate-key", site_id, "--grace-hours", "0")
+    rotated = beacon_against(beacon_stack, "sites", "rotate-key", site_id, "--grace-hours", "0")
     assert rotated.returncode == 0, rotated.stderr
     second_key = re.search(r"new write key\s+(bk_\S+)", rotated.stdout).group(1)  # type: ignore[union-attr]
     wait_until(lambda: accepted(beacon_stack, second_key) == 200, what="the rotated key to work")
     assert accepted(beacon_stack, first_key) == 401
 
-    assert beacon(beacon_stack, "sites", "revoke", site_id).returncode == 0
+    assert beacon_against(beacon_stack, "sites", "revoke", site_id).returncode == 0
     wait_until(lambda: accepted(beacon_stack, second_key) == 401, what="the revoked site to be refused")

@@ -1,0 +1,22 @@
+"""Run ``./beacon`` as a user would, against a given stack, with no inherited BEACON_* settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from stack.settings import StackSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def beacon_against(stack: StackSettings, *arguments: str) -> subprocess.CompletedProcess[str]:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("BEACON_")} | {
+        "BEACON_KAFKA_BOOTSTRAP": stack.kafka_address,
+        "BEACON_CLICKHOUSE_URL": stack.clickhouse_address,
+        "COLUMNS": "200",
+    }
+    return subprocess.run(
+        [str(ROOT / "beacon"), *arguments], env=environment, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
