@@ -18,6 +18,7 @@ from collector.responses import json_response
 from collector.segment_api import segment_routes
 from collector.settings import CollectorSettings
 from collector.site_registry import SiteRegistry, SiteRegistryFollower
+from collector.snowplow_api import snowplow_pixel_route, snowplow_routes
 from collector.spool import Spool
 from runtime.metrics import METRICS_CONTENT_TYPE, render_metrics
 from schemas.email import EmailTokens
@@ -53,6 +54,8 @@ def create_app(settings: CollectorSettings) -> FastAPI:
     app.router.routes.extend(email_routes(intake, EmailTokens(email_secrets) if email_secrets else None))
     app.include_router(segment_routes(intake))
     app.include_router(browser_routes(intake))
+    app.include_router(snowplow_routes(intake))
+    app.router.routes.append(snowplow_pixel_route(intake))
 
     @app.get("/healthz", summary="Liveness", tags=["operations"])
     async def health() -> dict[str, str]:

@@ -47,6 +47,14 @@ class Intake:
             return Drop(DropReason.UNKNOWN_SITE, f"no active site {site_id[:64]!r}")
         return site
 
+    def check_at_the_door(self, hit: RawHit) -> Drop | None:
+        """For hits that name their site themselves (pixels): the site must be active and within its limits."""
+        site = self.site_named(hit.site_id)
+        if isinstance(site, Drop):
+            return site
+        limited = self.throttle(hit.ip, hit.site_id, 1)
+        return limited[0] if limited is not None else None
+
     def site_of_write_key(self, write_key: str) -> Site | None:
         return self.registry.authenticate(write_key, datetime.now(UTC)) if write_key else None
 

@@ -7,6 +7,7 @@ messages were refused and why; the others are accepted. Refused messages go to t
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -69,14 +70,21 @@ def incoming_messages(
 
 
 async def take_messages(
-    intake: Intake, source: HitSource, messages: list[IncomingMessage], received_at: datetime
+    intake: Intake,
+    source: HitSource,
+    messages: list[IncomingMessage],
+    received_at: datetime,
+    admit: Callable[[RawHit], Drop | None] = lambda _: None,
 ) -> Response:
-    """Accept the valid messages and refuse the others: ``200 {"success": true}`` or a 400 listing them."""
+    """Accept the valid messages and refuse the others: ``200 {"success": true}`` or a 400 listing them.
+
+    ``admit`` refuses a message before it is validated (e.g. its site is unknown, when sites vary per item).
+    """
     accepted: list[RawHit] = []
     refused: list[DeadLetter] = []
     errors: list[ItemError] = []
     for index, incoming in enumerate(messages):
-        outcome = _check(incoming)
+        outcome = admit(incoming.hit) or _check(incoming)
         if isinstance(outcome, Drop):
             refused.append(dead_letter_for(incoming.hit, outcome, Stage.COLLECTOR, received_at))
             errors.append(ItemError(index, outcome.reason.value, outcome.detail, incoming.message_id))

@@ -19,9 +19,8 @@ from collector.intake import Intake
 from collector.raw_hits import oversized_query, raw_hit_from_query
 from collector.settings import CollectorSettings
 from schemas.dead_letters import Stage
-from schemas.events import HitSource, RawHit
+from schemas.events import HitSource
 from stream_processors.normalize.pipeline import dead_letter_for
-from stream_processors.normalize.steps import Drop
 
 TRANSPARENT_GIF = (
     b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
@@ -56,7 +55,7 @@ def pixel_route(intake: Intake, settings: CollectorSettings) -> Route:
                     user_agent=request.headers.get("user-agent", ""),
                     referer=request.headers.get("referer", ""),
                 )
-                refusal = _refusal(intake, hit)
+                refusal = intake.check_at_the_door(hit)
                 if refusal is not None:
                     await intake.reject(HitSource.PIXEL, [dead_letter_for(hit, refusal, Stage.COLLECTOR, received_at)])
                 else:
@@ -67,12 +66,3 @@ def pixel_route(intake: Intake, settings: CollectorSettings) -> Route:
         return Response(TRANSPARENT_GIF, media_type="image/gif", headers=NO_STORE)
 
     return Route("/p.gif", pixel, methods=["GET"], name="pixel")
-
-
-def _refusal(intake: Intake, hit: RawHit) -> Drop | None:
-    """Why the collector refuses this hit at the door (unknown site, rate limit), if it does."""
-    site = intake.site_named(hit.site_id)
-    if isinstance(site, Drop):
-        return site
-    limited = intake.throttle(hit.ip, hit.site_id, 1)
-    return limited[0] if limited is not None else None

@@ -19,6 +19,7 @@ class HitSource(StrEnum):
     SEGMENT = "segment"
     BROWSER = "browser"
     EMAIL = "email"
+    SNOWPLOW = "snowplow"
 
 
 class RawHit(BaseModel):

@@ -5,6 +5,7 @@ Everything after this point (the steps) is shared by every source, so a rule hol
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 
 import orjson
@@ -15,6 +16,9 @@ from schemas.dead_letters import DropReason
 from schemas.email import EmailInteraction
 from schemas.events import HitSource, RawHit
 from schemas.segment import SegmentMessage
+from schemas.snowplow import EVENT_NAMES as SNOWPLOW_EVENT_NAMES
+from schemas.snowplow import PROPERTY_PARAMETERS as SNOWPLOW_PROPERTY_PARAMETERS
+from schemas.snowplow import SelfDescribingData, SelfDescribingEvent
 from stream_processors.normalize.steps import Drop, HitFields
 
 PIXEL_PROPERTY_PREFIX = "p."
@@ -147,8 +151,62 @@ def email_fields(hit: RawHit) -> HitFields | Drop:
     )
 
 
+def snowplow_fields(hit: RawHit) -> HitFields | Drop:
+    """One event of Snowplow's tracker protocol (schemas/snowplow.py), from ``/i`` or a tp2 POST."""
+    parameters = hit.query
+    kind = parameters.get("e", "")
+    try:
+        client_time = _milliseconds(parameters.get("ttm") or parameters.get("dtm"))
+        sent_at = _milliseconds(parameters.get("stm"))
+    except ValueError as error:
+        return Drop(DropReason.INVALID_TIMESTAMP, str(error))
+    properties = {
+        readable: parameters[short] for short, readable in SNOWPLOW_PROPERTY_PARAMETERS.items() if short in parameters
+    }
+    if kind in SNOWPLOW_EVENT_NAMES:
+        event_name = SNOWPLOW_EVENT_NAMES[kind]
+    elif kind == "se":
+        event_name = parameters.get("se_ac") or "structured_event"
+    elif kind == "ue":
+        described = _self_describing(parameters)
+        if isinstance(described, Drop):
+            return described
+        event_name = described.event_name
+        properties |= {name: _as_text(value) for name, value in described.data.items()}
+        properties["schema"] = described.schema_uri
+    else:
+        return Drop(DropReason.INVALID_MESSAGE, f"unknown tracker-protocol event type e={kind[:20]!r}")
+    return HitFields(
+        hit=hit,
+        event_id=parameters.get("eid"),
+        event_name=event_name,
+        url=parameters.get("url", ""),
+        referrer=parameters.get("refr", ""),
+        anonymous_id=parameters.get("duid") or parameters.get("nuid") or "",
+        user_id=parameters.get("uid", ""),
+        client_time=client_time,
+        sent_at=sent_at,
+        properties=properties,
+        user_agent=parameters.get("ua") or hit.user_agent,
+        ip=parameters.get("ip") or hit.ip,
+        url_required=kind == "pv",
+        event_id_must_be_uuid=True,
+    )
+
+
+def _self_describing(parameters: dict[str, str]) -> SelfDescribingData | Drop:
+    encoded = parameters.get("ue_px")
+    try:
+        text = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)) if encoded else parameters.get("ue_pr")
+        return SelfDescribingEvent.model_validate_json(text or "").data
+    except ValidationError as error:
+        return _invalid_message(error)
+    except ValueError as error:  # base64 that is not
+        return Drop(DropReason.INVALID_MESSAGE, f"ue_px: {error}")
+
+
 SOURCE_ADAPTERS = {HitSource.PIXEL: pixel_fields, HitSource.SEGMENT: segment_fields, HitSource.BROWSER: browser_fields,
-                   HitSource.EMAIL: email_fields}  # fmt: skip
+                   HitSource.EMAIL: email_fields, HitSource.SNOWPLOW: snowplow_fields}  # fmt: skip
 
 
 def _invalid_message(error: ValidationError) -> Drop:
