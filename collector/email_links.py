@@ -7,6 +7,7 @@ is kept in the dead letters.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -17,6 +18,7 @@ from starlette.routing import Route
 
 from collector.intake import Intake
 from collector.pixel import NO_STORE, TRANSPARENT_GIF
+from collector.raw_hits import client_context
 from schemas.dead_letters import DeadLetter, DropReason, Stage
 from schemas.email import EmailInteraction, EmailTokens, InvalidEmailTokenError
 from schemas.events import HitSource, RawHit
@@ -76,9 +78,7 @@ def _raw_hit(request: Request, interaction: EmailInteraction, received_at: datet
         site_id=interaction.site_id,
         visitor_key=interaction.recipient_id,
         body=interaction.model_dump_json(),
-        ip=request.client.host if request.client else "",
-        user_agent=request.headers.get("user-agent", ""),
-        referer=request.headers.get("referer", ""),
+        **asdict(client_context(request)),
     )
 
 

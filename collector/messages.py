@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 from uuid import uuid4
@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from collector.errors import CollectorError, ItemError
 from collector.intake import Intake
+from collector.raw_hits import client_context
 from collector.responses import json_response
 from schemas.dead_letters import DeadLetter, DropReason, Stage
 from schemas.events import MAX_MESSAGE_BYTES, Event, HitSource, RawHit
@@ -48,6 +49,7 @@ def incoming_messages(
     received_at: datetime,
 ) -> list[IncomingMessage]:
     """One raw hit per message; the visitor key is the first of ``visitor_fields`` a message has."""
+    client = client_context(request)
     incoming = []
     for message in messages:
         fields = message if isinstance(message, dict) else {}
@@ -60,9 +62,7 @@ def incoming_messages(
             visitor_key=visitor_key[:200],
             body=orjson.dumps(message).decode(),
             sent_at=sent_at,
-            ip=request.client.host if request.client else "",
-            user_agent=request.headers.get("user-agent", ""),
-            referer=request.headers.get("referer", ""),
+            **asdict(client),
         )
         message_id = fields.get(id_field)
         incoming.append(IncomingMessage(message, hit, str(message_id) if message_id else None))

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from collector.intake import Intake
-from collector.raw_hits import oversized_query, raw_hit_from_query
+from collector.raw_hits import client_context, oversized_query, raw_hit_from_query
 from collector.settings import CollectorSettings
 from schemas.dead_letters import Stage
 from schemas.events import HitSource
@@ -51,9 +51,7 @@ def pixel_route(intake: Intake, settings: CollectorSettings) -> Route:
                     source=HitSource.PIXEL,
                     received_at=received_at,
                     query=request.query_params,
-                    ip=request.client.host if request.client else "",
-                    user_agent=request.headers.get("user-agent", ""),
-                    referer=request.headers.get("referer", ""),
+                    client=client_context(request),
                 )
                 refusal = intake.check_at_the_door(hit)
                 if refusal is not None:

@@ -8,6 +8,7 @@ and kept in the dead letters.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -20,6 +21,7 @@ from starlette.routing import Route
 from collector.intake import Intake
 from collector.messages import IncomingMessage, refuse_request, take_messages
 from collector.pixel import NO_STORE, TRANSPARENT_GIF
+from collector.raw_hits import client_context
 from collector.request_body import read_json_body
 from schemas.dead_letters import DropReason, Stage
 from schemas.events import MAX_BATCH_BYTES, HitSource, RawHit
@@ -79,7 +81,5 @@ def _raw_hit(request: Request, parameters: dict[str, str], received_at: datetime
         site_id=parameters.get("aid", ""),
         visitor_key=parameters.get("duid") or parameters.get("uid") or "",
         query=parameters,
-        ip=request.client.host if request.client else "",
-        user_agent=request.headers.get("user-agent", ""),
-        referer=request.headers.get("referer", ""),
+        **asdict(client_context(request)),
     )

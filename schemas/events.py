@@ -35,9 +35,12 @@ class RawHit(BaseModel):
     query: dict[str, str] = Field(default_factory=dict)  # URL parameters (pixel)
     body: str | None = None  # one JSON message (Segment API), exactly as received
     sent_at: datetime | None = None  # the client's send time for the whole request, if it said
-    ip: str
+    ip: str  # the client's full address: it travels to the normalize step only, which anonymises it
     user_agent: str
     referer: str
+    accept_language: str = ""
+    do_not_track: bool = False  # the DNT: 1 header
+    global_privacy_control: bool = False  # the Sec-GPC: 1 header
 
     def partition_key(self) -> bytes:
         return f"{self.site_id}:{self.visitor_key}".encode()
@@ -59,6 +62,9 @@ class Event(BaseModel):
     referrer: str
     user_agent: str
     ip: str  # anonymised before it ever reaches this type
+    locale: str = ""  # the browser's first language, e.g. "en-gb"
+    do_not_track: bool = False
+    global_privacy_control: bool = False
     properties: dict[str, str]
     source: HitSource
 

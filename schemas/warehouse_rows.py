@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,47 +17,16 @@ Row = tuple[Any, ...]
 
 @dataclass(frozen=True)
 class WarehouseTable:
-    """A topic whose records land in a table: decode with ``model``, then ``to_row`` in ``columns`` order."""
+    """A topic whose records land in a table: each column is the model's field of the same name."""
 
     topic: str
     table: str
     model: type[BaseModel]
     columns: Sequence[str]
-    to_row: Callable[[Any], Row]
 
     def row_from_json(self, payload: bytes) -> Row:
-        return self.to_row(self.model.model_validate_json(payload))
-
-
-def _event_row(event: Event) -> Row:
-    return (
-        event.event_id,
-        event.site_id,
-        event.event_name,
-        event.event_time,
-        event.received_at,
-        event.anonymous_id,
-        event.user_id,
-        event.url,
-        event.referrer,
-        event.user_agent,
-        event.ip,
-        event.properties,
-        event.source.value,
-    )
-
-
-def _dead_letter_row(letter: DeadLetter) -> Row:
-    return (
-        letter.dead_letter_id,
-        letter.stage.value,
-        letter.reason.value,
-        letter.detail,
-        letter.site_id,
-        letter.received_at,
-        letter.rejected_at,
-        letter.payload,
-    )
+        record = self.model.model_validate_json(payload)
+        return tuple(getattr(record, column) for column in self.columns)
 
 
 EVENTS_TABLE = WarehouseTable(
@@ -76,10 +45,12 @@ EVENTS_TABLE = WarehouseTable(
         "referrer",
         "user_agent",
         "ip",
+        "locale",
+        "do_not_track",
+        "global_privacy_control",
         "properties",
         "source",
     ),
-    to_row=_event_row,
 )
 DEAD_LETTERS_TABLE = WarehouseTable(
     topic=DEAD_LETTERS.name,
@@ -95,7 +66,6 @@ DEAD_LETTERS_TABLE = WarehouseTable(
         "rejected_at",
         "payload",
     ),
-    to_row=_dead_letter_row,
 )
 
 WAREHOUSE_TABLES: tuple[WarehouseTable, ...] = (EVENTS_TABLE, DEAD_LETTERS_TABLE)

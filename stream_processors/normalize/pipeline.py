@@ -23,6 +23,7 @@ from stream_processors.normalize.steps import (
     put_event_id,
     put_event_name,
     put_event_time,
+    put_locale,
     put_properties,
     put_url,
     require_site_id,
@@ -38,6 +39,7 @@ NORMALIZE_STEPS: Sequence[Step] = (
     put_event_time,
     put_properties,
     check_typed_properties,
+    put_locale,
     anonymise_ip,
 )
 
@@ -67,6 +69,9 @@ def normalize_hit(hit: RawHit, steps: Sequence[Step] = NORMALIZE_STEPS) -> Event
         referrer=fields.referrer,
         user_agent=fields.user_agent,
         ip=draft.ip,
+        locale=draft.locale,
+        do_not_track=hit.do_not_track,
+        global_privacy_control=hit.global_privacy_control,
         properties=draft.properties,
         source=hit.source,
     )

@@ -25,6 +25,7 @@ MAX_PROPERTY_NAME_LENGTH = 128
 MAX_PROPERTY_VALUE_LENGTH = 2048
 TYPED_EVENTS = {**CHAT_EVENTS, **EMAIL_EVENTS}
 _EVENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.:\- ]{0,99}$")
+_LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
 _EARLIEST_EVENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 _MAX_CLIENT_CLOCK_AHEAD = timedelta(days=1)
 
@@ -65,6 +66,7 @@ class EventDraft:
     event_time: datetime | None = None
     url: str = ""
     ip: str = ""
+    locale: str = ""
     properties: dict[str, str] = field(default_factory=dict)
 
 
@@ -161,6 +163,12 @@ def check_typed_properties(fields: HitFields, draft: EventDraft) -> EventDraft |
         where = ".".join(str(part) for part in first["loc"])
         return Drop(DropReason.INVALID_PROPERTY, f"{draft.event_name}: {where}: {first['msg']}")
     return draft
+
+
+def put_locale(fields: HitFields, draft: EventDraft) -> EventDraft | Drop:
+    """The browser's first language from Accept-Language (``en-GB,en;q=0.9`` -> ``en-gb``); never drops."""
+    first = fields.hit.accept_language.split(",", 1)[0].split(";", 1)[0].strip().lower()
+    return replace(draft, locale=first if _LANGUAGE_TAG.match(first) else "")
 
 
 def anonymise_ip(fields: HitFields, draft: EventDraft) -> EventDraft | Drop:

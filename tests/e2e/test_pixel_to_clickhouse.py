@@ -61,7 +61,13 @@ def test_a_page_view_is_queryable_in_clickhouse_within_seconds(
             "ts": str(int(client_time.timestamp() * 1000)),
             "st": str(int((client_time + timedelta(seconds=30)).timestamp() * 1000)),
         },
-        headers={"User-Agent": "Mozilla/5.0 (e2e)", "X-Forwarded-For": "203.0.113.9"},
+        headers={
+            "User-Agent": "Mozilla/5.0 (e2e)",
+            "X-Forwarded-For": "203.0.113.9",
+            "Accept-Language": "de-CH,de;q=0.9",
+            "DNT": "1",
+            "Sec-GPC": "1",
+        },
     )
     wait_until(
         lambda: count(clickhouse, "SELECT count() FROM beacon.events WHERE event_id = {e:UUID}", e=event_id) == 1,
@@ -71,7 +77,8 @@ def test_a_page_view_is_queryable_in_clickhouse_within_seconds(
     latency = time.monotonic() - sent
     row = clickhouse.query(
         "SELECT site_id, event_name, url, referrer, anonymous_id, properties, user_agent, ip, source,"
-        " dateDiff('second', event_time, received_at) FROM beacon.events WHERE event_id = {e:UUID}",
+        " dateDiff('second', event_time, received_at), locale, do_not_track, global_privacy_control"
+        " FROM beacon.events WHERE event_id = {e:UUID}",
         parameters={"e": event_id},
     ).result_rows[0]
     assert row[:7] == (
@@ -86,6 +93,7 @@ def test_a_page_view_is_queryable_in_clickhouse_within_seconds(
     assert row[7] == "203.0.113.0", "the client IP (from the trusted proxy header) is stored anonymised"
     assert row[8] == "pixel"
     assert row[9] == 30, "event time is corrected by the client's own measure of the event's age"
+    assert row[10:] == ("de-ch", True, True), "language and privacy signals are kept"
     assert latency < 30
 
 

@@ -163,3 +163,23 @@ def test_a_dropped_hit_keeps_its_original_payload_and_hit_id() -> None:
     assert letter.reason is DropReason.MISSING_SITE_ID
     assert letter.dead_letter_id == raw.hit_id
     assert RawHit.model_validate_json(letter.payload) == raw
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "locale"),
+    [("en-GB,en;q=0.9,de;q=0.8", "en-gb"), ("fr", "fr"), ("*", ""), ("", ""), ("<script>", "")],
+)
+def test_the_first_browser_language_becomes_the_locale(accept_language: str, locale: str) -> None:
+    raw = hit({"site": "s", "url": "https://a.example/"}).model_copy(update={"accept_language": accept_language})
+    event = normalize_hit(raw)
+    assert isinstance(event, Event)
+    assert event.locale == locale
+
+
+def test_privacy_signals_are_kept() -> None:
+    raw = hit({"site": "s", "url": "https://a.example/"}).model_copy(
+        update={"do_not_track": True, "global_privacy_control": True}
+    )
+    event = normalize_hit(raw)
+    assert isinstance(event, Event)
+    assert (event.do_not_track, event.global_privacy_control) == (True, True)
