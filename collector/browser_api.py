@@ -12,11 +12,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request, Response
-from pydantic import ValidationError
 
-from collector.errors import CollectorError
 from collector.intake import Intake
-from collector.messages import enforce_rate_limit, incoming_messages, refuse_request, take_messages
+from collector.messages import enforce_rate_limit, incoming_messages, refuse_request, take_messages, validated
 from collector.request_body import read_json_body
 from schemas.browser import BrowserBatch, BrowserSingle
 from schemas.dead_letters import DropReason
@@ -35,10 +33,7 @@ def browser_routes(intake: Intake) -> APIRouter:
     async def one_event(request: Request) -> Response:
         received_at = datetime.now(UTC)
         body, raw = await read_json_body(request, MAX_MESSAGE_BYTES)
-        try:
-            envelope = BrowserSingle.model_validate(body)
-        except ValidationError as error:
-            raise await _refused(intake, error, raw, received_at) from None
+        envelope = await validated(intake, SOURCE, BrowserSingle, body, raw, received_at)
         site = await _admit(intake, request, envelope.site, raw, received_at)
         event = {name: value for name, value in body.items() if name not in ("site", "sent_at")}
         return await _take(intake, request, site, [event], envelope.sent_at, received_at, raw)
@@ -47,10 +42,7 @@ def browser_routes(intake: Intake) -> APIRouter:
     async def events(request: Request) -> Response:
         received_at = datetime.now(UTC)
         body, raw = await read_json_body(request, MAX_BATCH_BYTES)
-        try:
-            batch = BrowserBatch.model_validate(body)
-        except ValidationError as error:
-            raise await _refused(intake, error, raw, received_at) from None
+        batch = await validated(intake, SOURCE, BrowserBatch, body, raw, received_at)
         site = await _admit(intake, request, batch.site, raw, received_at)
         return await _take(intake, request, site, batch.events, batch.sent_at, received_at, raw)
 
@@ -117,12 +109,6 @@ async def _take(
     if origin is not None:
         response.headers.update(cors_headers(origin))
     return response
-
-
-async def _refused(intake: Intake, error: ValidationError, raw: bytes, received_at: datetime) -> CollectorError:
-    first = error.errors()[0]
-    detail = f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}"
-    return await refuse_request(intake, SOURCE, DropReason.INVALID_MESSAGE, detail, raw, received_at)
 
 
 def _host(origin: str) -> str:

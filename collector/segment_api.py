@@ -13,10 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import ValidationError
 
 from collector.intake import Intake
-from collector.messages import enforce_rate_limit, incoming_messages, refuse_request, take_messages
+from collector.messages import enforce_rate_limit, incoming_messages, refuse_request, take_messages, validated
 from collector.request_body import read_json_body
 from schemas.dead_letters import DropReason
 from schemas.events import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, HitSource
@@ -35,13 +34,7 @@ def segment_routes(intake: Intake) -> APIRouter:
         received_at = datetime.now(UTC)
         body, raw = await read_json_body(request, MAX_BATCH_BYTES)
         site = await _authenticate(intake, request, body, raw, received_at)
-        try:
-            parsed = SegmentBatch.model_validate(body)
-        except ValidationError as error:
-            detail = f"not a batch: {error.errors()[0]['msg']}"
-            raise await refuse_request(
-                intake, SOURCE, DropReason.INVALID_MESSAGE, detail, raw, received_at, site_id=site.site_id
-            ) from None
+        parsed = await validated(intake, SOURCE, SegmentBatch, body, raw, received_at, site_id=site.site_id)
         return await _take(intake, request, site, parsed.batch, parsed.sent_at, received_at, raw)
 
     for call in SINGLE_CALLS:

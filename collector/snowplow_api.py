@@ -14,16 +14,15 @@ from uuid import uuid4
 
 import structlog
 from fastapi import APIRouter, Request
-from pydantic import ValidationError
 from starlette.responses import Response
 from starlette.routing import Route
 
 from collector.intake import Intake
-from collector.messages import IncomingMessage, refuse_request, take_messages
+from collector.messages import IncomingMessage, take_messages, validated
 from collector.pixel import NO_STORE, TRANSPARENT_GIF
 from collector.raw_hits import client_context
 from collector.request_body import read_json_body
-from schemas.dead_letters import DropReason, Stage
+from schemas.dead_letters import Stage
 from schemas.events import MAX_BATCH_BYTES, HitSource, RawHit
 from schemas.snowplow import PayloadData
 from stream_processors.normalize.pipeline import dead_letter_for
@@ -58,11 +57,7 @@ def snowplow_routes(intake: Intake) -> APIRouter:
     async def tp2(request: Request) -> Response:
         received_at = datetime.now(UTC)
         body, raw = await read_json_body(request, MAX_BATCH_BYTES)
-        try:
-            payload = PayloadData.model_validate(body)
-        except ValidationError as error:
-            detail = f"not a payload_data document: {error.errors()[0]['msg']}"
-            raise await refuse_request(intake, SOURCE, DropReason.INVALID_MESSAGE, detail, raw, received_at) from None
+        payload = await validated(intake, SOURCE, PayloadData, body, raw, received_at)
         incoming = []
         for event in payload.data:
             parameters = {str(name): str(value) for name, value in event.items()} if isinstance(event, dict) else {}

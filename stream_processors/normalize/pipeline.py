@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from schemas.dead_letters import DeadLetter, DropReason, Stage
 from schemas.events import Event, RawHit
+from schemas.validation import first_problem
 from stream_processors.normalize.sources import SOURCE_ADAPTERS
 from stream_processors.normalize.steps import (
     Drop,
@@ -100,7 +101,7 @@ def normalize_payload(payload: bytes, now: datetime | None = None) -> Event | De
         return DeadLetter.of_unreadable_payload(
             Stage.NORMALIZE,
             DropReason.UNPARSEABLE_PAYLOAD,
-            f"not a RawHit: {error.errors()[0]['msg'] if error.errors() else error}",
+            f"not a RawHit: {first_problem(error)}",
             payload,
             rejected_at,
         )

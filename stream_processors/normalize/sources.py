@@ -19,6 +19,7 @@ from schemas.segment import SegmentMessage
 from schemas.snowplow import EVENT_NAMES as SNOWPLOW_EVENT_NAMES
 from schemas.snowplow import PROPERTY_PARAMETERS as SNOWPLOW_PROPERTY_PARAMETERS
 from schemas.snowplow import SelfDescribingData, SelfDescribingEvent
+from schemas.validation import first_problem
 from stream_processors.normalize.steps import Drop, HitFields
 
 PIXEL_PROPERTY_PREFIX = "p."
@@ -210,10 +211,7 @@ SOURCE_ADAPTERS = {HitSource.PIXEL: pixel_fields, HitSource.SEGMENT: segment_fie
 
 
 def _invalid_message(error: ValidationError) -> Drop:
-    """The first problem, named by its field path (``properties.price: ...``)."""
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
-    return Drop(DropReason.INVALID_MESSAGE, f"{where}: {first['msg']}" if where else first["msg"])
+    return Drop(DropReason.INVALID_MESSAGE, first_problem(error))
 
 
 def _as_text(value: object) -> str:

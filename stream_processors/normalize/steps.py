@@ -19,6 +19,7 @@ from schemas.chat import CHAT_EVENTS
 from schemas.dead_letters import DropReason
 from schemas.email import EMAIL_EVENTS
 from schemas.events import RawHit
+from schemas.validation import first_problem
 
 MAX_PROPERTIES = 64
 MAX_PROPERTY_NAME_LENGTH = 128
@@ -159,9 +160,7 @@ def check_typed_properties(fields: HitFields, draft: EventDraft) -> EventDraft |
         # Lax validation reads "5" as 5 and "true" as True; a JSON null was stored as the text "null".
         schema.model_validate({name: None if text == "null" else text for name, text in draft.properties.items()})
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        return Drop(DropReason.INVALID_PROPERTY, f"{draft.event_name}: {where}: {first['msg']}")
+        return Drop(DropReason.INVALID_PROPERTY, f"{draft.event_name}: {first_problem(error)}")
     return draft
 
 
