@@ -124,6 +124,7 @@ def main() -> None:
         environment = {
             "BEACON_KAFKA_BOOTSTRAP": services.kafka_address,
             "BEACON_COLLECTOR_SPOOL_DIR": str(Path(home) / "collector-spool"),
+            "BEACON_COLLECTOR_SITES_SNAPSHOT": str(Path(home) / "collector-sites.json"),
             # The load comes from one IP; the limits are lifted so that the accepting path is what is measured.
             "BEACON_COLLECTOR_RATE_PER_IP": "1e9",
             "BEACON_COLLECTOR_BURST_PER_IP": "1e9",

@@ -30,7 +30,7 @@ def create_app(settings: CollectorSettings) -> FastAPI:
     spool = Spool(settings.collector_spool_dir, settings.collector_spool_max_bytes)
     sink = DurableHitSink(KafkaProducerSink(settings.kafka_bootstrap), spool, settings.collector_send_timeout_seconds)
     registry = SiteRegistry()
-    follower = SiteRegistryFollower(settings.kafka_bootstrap, registry)
+    follower = SiteRegistryFollower(settings.kafka_bootstrap, registry, settings.collector_sites_snapshot)
     limits = RateLimits(
         per_ip=TokenBuckets(settings.collector_rate_per_ip, settings.collector_burst_per_ip),
         per_site=TokenBuckets(settings.collector_rate_per_site, settings.collector_burst_per_site),
@@ -40,7 +40,7 @@ def create_app(settings: CollectorSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await sink.start()
-        await follower.start()  # the registry is loaded before the first request is served (needs the broker)
+        await follower.start()  # from the broker, else from the last snapshot (see SiteRegistryFollower)
         try:
             yield
         finally:
@@ -61,11 +61,16 @@ def create_app(settings: CollectorSettings) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", summary="Readiness: not ready while the spool is above its threshold", tags=["operations"])
+    @app.get(
+        "/readyz",
+        summary="Readiness: not ready while the spool is above its threshold or no sites are known",
+        tags=["operations"],
+    )
     async def ready() -> Response:
         spooled = spool.size_bytes
-        is_ready = spooled <= settings.collector_spool_ready_bytes
-        body = {"status": "ready" if is_ready else "draining", "spool_bytes": spooled}
+        is_ready = spooled <= settings.collector_spool_ready_bytes and registry.loaded
+        status = "ready" if is_ready else ("draining" if registry.loaded else "loading_sites")
+        body = {"status": status, "spool_bytes": spooled, "sites_loaded": registry.loaded}
         return json_response(body, status_code=200 if is_ready else 503)
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response, tags=["operations"])

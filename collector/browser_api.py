@@ -9,13 +9,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request, Response
 
+from collector.cors import origin_refused, preflight_response, with_cors
 from collector.intake import Intake
-from collector.messages import enforce_rate_limit, incoming_messages, refuse_request, take_messages, validated
-from collector.request_body import read_json_body
+from collector.messages import (
+    enforce_rate_limit,
+    incoming_messages,
+    read_body,
+    refuse_request,
+    take_messages,
+    validated,
+)
 from schemas.browser import BrowserBatch, BrowserSingle
 from schemas.dead_letters import DropReason
 from schemas.events import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, HitSource
@@ -23,7 +29,6 @@ from schemas.sites import Site
 from stream_processors.normalize.steps import Drop
 
 SOURCE = HitSource.BROWSER
-_PREFLIGHT_MAX_AGE_SECONDS = "86400"
 
 
 def browser_routes(intake: Intake) -> APIRouter:
@@ -32,7 +37,7 @@ def browser_routes(intake: Intake) -> APIRouter:
     @router.post("/event", summary="One event from a web page")
     async def one_event(request: Request) -> Response:
         received_at = datetime.now(UTC)
-        body, raw = await read_json_body(request, MAX_MESSAGE_BYTES)
+        body, raw = await read_body(intake, SOURCE, request, MAX_MESSAGE_BYTES, received_at)
         envelope = await validated(intake, SOURCE, BrowserSingle, body, raw, received_at)
         site = await _admit(intake, request, envelope.site, raw, received_at)
         event = {name: value for name, value in body.items() if name not in ("site", "sent_at")}
@@ -41,7 +46,7 @@ def browser_routes(intake: Intake) -> APIRouter:
     @router.post("/events", summary="Several events of one site from a web page")
     async def events(request: Request) -> Response:
         received_at = datetime.now(UTC)
-        body, raw = await read_json_body(request, MAX_BATCH_BYTES)
+        body, raw = await read_body(intake, SOURCE, request, MAX_BATCH_BYTES, received_at)
         batch = await validated(intake, SOURCE, BrowserBatch, body, raw, received_at)
         site = await _admit(intake, request, batch.site, raw, received_at)
         return await _take(intake, request, site, batch.events, batch.sent_at, received_at, raw)
@@ -49,32 +54,20 @@ def browser_routes(intake: Intake) -> APIRouter:
     @router.options("/event", include_in_schema=False)
     @router.options("/events", include_in_schema=False)
     async def preflight(request: Request) -> Response:
-        origin = request.headers.get("origin", "")
-        if not origin or not intake.registry.any_site_allows(_host(origin)):
-            return Response(status_code=403)
-        headers = {
-            **cors_headers(origin),
-            "Access-Control-Allow-Methods": "POST",
-            "Access-Control-Allow-Headers": "Content-Type",
-            "Access-Control-Max-Age": _PREFLIGHT_MAX_AGE_SECONDS,
-        }
-        return Response(status_code=204, headers=headers)
+        return preflight_response(intake.registry, request)
 
     return router
 
 
-def cors_headers(origin: str) -> dict[str, str]:
-    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
-
-
 async def _admit(intake: Intake, request: Request, site_id: str, raw: bytes, received_at: datetime) -> Site:
     """The named site, if it exists and the page's origin is one of its domains."""
+    intake.ensure_sites_loaded()
     site = intake.site_named(site_id)
     if isinstance(site, Drop):
         error = await refuse_request(intake, SOURCE, site.reason, site.detail, raw, received_at, code=site.reason.value)
         raise error
     origin = request.headers.get("origin")
-    if origin is not None and not site.allows_origin_host(_host(origin)):
+    if origin is not None and origin_refused(site, origin):
         raise await refuse_request(
             intake, SOURCE, DropReason.ORIGIN_NOT_ALLOWED, f"{origin[:200]} is not a domain of site {site.site_id}",
             raw, received_at, site_id=site.site_id, status=403, code="origin_not_allowed",
@@ -104,14 +97,4 @@ async def _take(
         sent_at=sent,
         received_at=received_at,
     )
-    response = await take_messages(intake, SOURCE, incoming, received_at)
-    origin = request.headers.get("origin")
-    if origin is not None:
-        response.headers.update(cors_headers(origin))
-    return response
-
-
-def _host(origin: str) -> str:
-    parts = urlsplit(origin)
-    host = parts.hostname or ""
-    return f"{host}:{parts.port}" if parts.port and parts.port not in (80, 443) else host
+    return with_cors(await take_messages(intake, SOURCE, incoming, received_at), request)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from prometheus_client import Counter
 
+from collector.errors import CollectorError
 from collector.hit_sink import DurableHitSink
 from collector.rate_limits import RateLimits
 from collector.site_registry import SiteRegistry
@@ -38,10 +39,19 @@ class Intake:
         detail = f"{events} events for {site_id}{f' from {ip}' if ip else ''} exceed the rate limit; {retry}"
         return Drop(DropReason.RATE_LIMITED, detail), wait
 
+    def ensure_sites_loaded(self) -> None:
+        """JSON APIs answer 503 (their senders retry) until the registry was read from the broker or a snapshot."""
+        if not self.registry.loaded:
+            raise CollectorError(
+                503, "starting", "the collector has not loaded the site registry yet; retry", retry_after_seconds=5
+            )
+
     def site_named(self, site_id: str) -> Site | Drop:
         """The active site a browser-side hit names, or why it cannot be accepted."""
         if not site_id:
             return Drop(DropReason.MISSING_SITE_ID, "the site id is required")
+        if not self.registry.loaded:
+            return Drop(DropReason.SITES_NOT_LOADED, "the collector had not loaded the site registry yet")
         site = self.registry.get(site_id)
         if site is None:
             return Drop(DropReason.UNKNOWN_SITE, f"no active site {site_id[:64]!r}")

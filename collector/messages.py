@@ -22,6 +22,7 @@ from starlette.responses import Response
 from collector.errors import CollectorError, ItemError
 from collector.intake import Intake
 from collector.raw_hits import client_context
+from collector.request_body import UnreadableBodyError, read_json_body
 from collector.responses import json_response
 from schemas.dead_letters import DeadLetter, DropReason, Stage
 from schemas.events import MAX_MESSAGE_BYTES, Event, HitSource, RawHit
@@ -90,8 +91,11 @@ async def take_messages(
     for index, incoming in enumerate(messages):
         outcome = admit(incoming.hit) or _check(incoming)
         if isinstance(outcome, Drop):
-            refused.append(dead_letter_for(incoming.hit, outcome, Stage.COLLECTOR, received_at))
-            errors.append(ItemError(index, outcome.reason.value, outcome.detail, incoming.message_id))
+            letter = dead_letter_for(incoming.hit, outcome, Stage.COLLECTOR, received_at)
+            refused.append(letter)
+            errors.append(
+                ItemError(index, outcome.reason.value, outcome.detail, incoming.message_id, letter.dead_letter_id)
+            )
         else:
             accepted.append(incoming.hit)
     try:
@@ -99,10 +103,7 @@ async def take_messages(
         await intake.reject(source, refused)
     except Exception:  # neither the broker nor the spool took them: the caller must retry
         log.exception("messages_not_forwarded", source=source.value, messages=len(messages))
-        intake.count_failure(source, len(messages))
-        raise CollectorError(
-            503, "unavailable", "the event stream is unavailable; retry", retry_after_seconds=5
-        ) from None
+        raise _unavailable(intake, source, len(messages)) from None
     if errors:
         raise CollectorError(
             400, "invalid_messages", f"{len(errors)} of {len(messages)} messages refused", errors, len(accepted)
@@ -113,11 +114,33 @@ async def take_messages(
 async def refuse_request(
     intake: Intake, source: HitSource, reason: DropReason, detail: str, raw: bytes, received_at: datetime,
     *, site_id: str = "", status: int = 400, code: str = "invalid_message", retry_after_seconds: int | None = None,
+    payload_bytes: int | None = None,
 ) -> CollectorError:  # fmt: skip
     """Keep a request that is refused as a whole in the dead letters; returns the error to raise."""
-    letter = DeadLetter.of_unreadable_payload(Stage.COLLECTOR, reason, detail, raw, received_at)
-    await intake.reject(source, [letter.model_copy(update={"site_id": site_id})])
-    return CollectorError(status, code, detail, retry_after_seconds=retry_after_seconds)
+    letter = DeadLetter.of_unreadable_payload(
+        Stage.COLLECTOR, reason, detail, raw, received_at, site_id=site_id, payload_bytes=payload_bytes
+    )
+    try:
+        await intake.reject(source, [letter])
+    except Exception:  # neither the broker nor the spool took it: the caller must retry
+        log.exception("refusal_not_recorded", source=source.value, reason=reason.value)
+        return _unavailable(intake, source, 1)
+    return CollectorError(
+        status, code, detail, retry_after_seconds=retry_after_seconds, dead_letter_id=letter.dead_letter_id
+    )
+
+
+async def read_body(
+    intake: Intake, source: HitSource, request: Request, limit_bytes: int, received_at: datetime
+) -> tuple[Any, bytes]:
+    """The request's JSON body; an unreadable one is kept in the dead letters and refused (400, 413, 415)."""
+    try:
+        return await read_json_body(request, limit_bytes)
+    except UnreadableBodyError as refusal:
+        raise await refuse_request(
+            intake, source, refusal.reason, refusal.detail, refusal.payload, received_at, status=refusal.status,
+            code=refusal.code, payload_bytes=refusal.payload_bytes,
+        ) from None  # fmt: skip
 
 
 async def validated(
@@ -145,6 +168,11 @@ async def enforce_rate_limit(
         intake, source, drop.reason, drop.detail, raw, received_at, site_id=site_id, status=429,
         code="rate_limited", retry_after_seconds=max(1, math.ceil(min(wait, 3600))),
     )  # fmt: skip
+
+
+def _unavailable(intake: Intake, source: HitSource, count: int) -> CollectorError:
+    intake.count_failure(source, count)
+    return CollectorError(503, "unavailable", "the event stream is unavailable; retry", retry_after_seconds=5)
 
 
 def _check(incoming: IncomingMessage) -> Event | Drop:

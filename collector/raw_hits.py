@@ -57,13 +57,7 @@ def raw_hit_from_query(
 
 def oversized_query(*, hit_id: UUID, received_at: datetime, query_string: str, limit: int) -> DeadLetter:
     """A hit whose query string exceeds ``limit`` bytes: kept whole in dead letters, never forwarded."""
-    return DeadLetter(
-        dead_letter_id=hit_id,
-        stage=Stage.COLLECTOR,
-        reason=DropReason.PAYLOAD_TOO_LARGE,
-        detail=f"query string of {len(query_string.encode())} bytes exceeds the limit of {limit}",
-        site_id="",
-        received_at=received_at,
-        rejected_at=received_at,
-        payload=query_string,
+    detail = f"query string of {len(query_string.encode())} bytes exceeds the limit of {limit}"
+    return DeadLetter.of_text(
+        hit_id, Stage.COLLECTOR, DropReason.PAYLOAD_TOO_LARGE, detail, "", received_at, received_at, query_string
     )

@@ -3,26 +3,49 @@
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from fastapi import Request
 
-from collector.errors import CollectorError
+from schemas.dead_letters import DropReason
+
+
+@dataclass
+class UnreadableBodyError(Exception):
+    """A body refused before it could be parsed; ``payload`` is what was read of it (for the dead letters)."""
+
+    status: int
+    code: str
+    reason: DropReason
+    detail: str
+    payload: bytes
+    payload_bytes: int
 
 
 async def read_json_body(request: Request, limit_bytes: int) -> tuple[Any, bytes]:
-    """The parsed body and its decompressed bytes; a CollectorError (413, 415 or 400) otherwise."""
+    """The parsed body and its decompressed bytes; ``UnreadableBodyError`` (413, 415 or 400) otherwise.
+
+    Reading stops one byte past the limit, so an oversized body costs at most ``limit_bytes`` of memory.
+    """
     raw = bytearray()
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > limit_bytes:
-            raise CollectorError(413, "payload_too_large", f"the body exceeds {limit_bytes} bytes")
+            length = request.headers.get("content-length", "")
+            declared = int(length) if length.isdigit() else 0
+            raise UnreadableBodyError(
+                413, "payload_too_large", DropReason.PAYLOAD_TOO_LARGE, f"the body exceeds {limit_bytes} bytes",
+                bytes(raw), max(declared, len(raw)),
+            )  # fmt: skip
     body = _decompressed(bytes(raw), request.headers.get("content-encoding", ""), limit_bytes)
     try:
         return orjson.loads(body), body
     except orjson.JSONDecodeError as error:
-        raise CollectorError(400, "invalid_json", f"the body is not JSON: {error}") from None
+        raise UnreadableBodyError(
+            400, "invalid_json", DropReason.UNPARSEABLE_PAYLOAD, f"the body is not JSON: {error}", body, len(body)
+        ) from None
 
 
 def _decompressed(raw: bytes, encoding: str, limit_bytes: int) -> bytes:
@@ -30,12 +53,20 @@ def _decompressed(raw: bytes, encoding: str, limit_bytes: int) -> bytes:
     if encoding in ("", "identity"):
         return raw
     if encoding not in ("gzip", "x-gzip"):
-        raise CollectorError(415, "unsupported_encoding", f"Content-Encoding {encoding!r}; use gzip or none")
+        raise UnreadableBodyError(
+            415, "unsupported_encoding", DropReason.UNPARSEABLE_PAYLOAD,
+            f"Content-Encoding {encoding[:40]!r} is not supported; use gzip or none", raw, len(raw),
+        )  # fmt: skip
     decompressor = zlib.decompressobj(wbits=47)  # gzip or zlib header, detected
     try:
         body = decompressor.decompress(raw, limit_bytes + 1)  # bounded: a small bomb cannot fill memory
     except zlib.error as error:
-        raise CollectorError(400, "invalid_gzip", f"the gzip body cannot be read: {error}") from None
+        raise UnreadableBodyError(
+            400, "invalid_gzip", DropReason.UNPARSEABLE_PAYLOAD, f"the gzip body cannot be read: {error}", raw, len(raw)
+        ) from None
     if len(body) > limit_bytes:
-        raise CollectorError(413, "payload_too_large", f"the decompressed body exceeds {limit_bytes} bytes")
+        raise UnreadableBodyError(
+            413, "payload_too_large", DropReason.PAYLOAD_TOO_LARGE,
+            f"the decompressed body exceeds {limit_bytes} bytes", raw, len(raw),
+        )  # fmt: skip
     return body

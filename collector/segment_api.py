@@ -15,8 +15,14 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from collector.intake import Intake
-from collector.messages import enforce_rate_limit, incoming_messages, refuse_request, take_messages, validated
-from collector.request_body import read_json_body
+from collector.messages import (
+    enforce_rate_limit,
+    incoming_messages,
+    read_body,
+    refuse_request,
+    take_messages,
+    validated,
+)
 from schemas.dead_letters import DropReason
 from schemas.events import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, HitSource
 from schemas.segment import SegmentBatch
@@ -32,7 +38,7 @@ def segment_routes(intake: Intake) -> APIRouter:
     @router.post("/batch", summary="Send up to 500 KB of messages")
     async def batch(request: Request) -> Response:
         received_at = datetime.now(UTC)
-        body, raw = await read_json_body(request, MAX_BATCH_BYTES)
+        body, raw = await read_body(intake, SOURCE, request, MAX_BATCH_BYTES, received_at)
         site = await _authenticate(intake, request, body, raw, received_at)
         parsed = await validated(intake, SOURCE, SegmentBatch, body, raw, received_at, site_id=site.site_id)
         return await _take(intake, request, site, parsed.batch, parsed.sent_at, received_at, raw)
@@ -45,7 +51,7 @@ def segment_routes(intake: Intake) -> APIRouter:
 def _single_call_endpoint(intake: Intake, call: str) -> Any:
     async def single(request: Request) -> Response:
         received_at = datetime.now(UTC)
-        body, raw = await read_json_body(request, MAX_MESSAGE_BYTES)
+        body, raw = await read_body(intake, SOURCE, request, MAX_MESSAGE_BYTES, received_at)
         site = await _authenticate(intake, request, body, raw, received_at)
         if not isinstance(body, dict):
             raise await refuse_request(
@@ -84,6 +90,7 @@ async def _take(
 
 async def _authenticate(intake: Intake, request: Request, body: Any, raw: bytes, received_at: datetime) -> Site:
     """The site of the write key in the Basic auth user name, or else in the body's ``writeKey``."""
+    intake.ensure_sites_loaded()
     write_key = _basic_auth_user(request.headers.get("authorization", ""))
     if not write_key and isinstance(body, dict):
         write_key = str(body.get("writeKey") or "")

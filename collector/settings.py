@@ -18,6 +18,8 @@ class CollectorSettings(KafkaSettings):
     # How long a request waits for the broker before its records go to the spool instead.
     collector_send_timeout_seconds: float = Field(default=3.0, gt=0)
     collector_spool_dir: Path = Path(".beacon/collector-spool")
+    # The last site registry read from the broker, so a collector can start while the broker is down.
+    collector_sites_snapshot: Path = Path(".beacon/collector-sites.json")
     collector_spool_max_bytes: int = Field(default=1 << 30, ge=1 << 20)
     # /readyz says not-ready above this, so a load balancer sends new traffic to another collector.
     collector_spool_ready_bytes: int = Field(default=64 << 20, ge=0)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import datetime
+from pathlib import Path
 
+import orjson
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
@@ -20,6 +22,7 @@ class SiteRegistry:
     """The latest ``Site`` per id, indexed by write-key digest for authentication in O(1)."""
 
     def __init__(self) -> None:
+        self.loaded = False  # from the broker or a snapshot; until then no site can be checked
         self._sites: dict[str, Site] = {}
         self._site_by_key_digest: dict[str, str] = {}
 
@@ -59,38 +62,107 @@ async def read_sites(bootstrap: str) -> SiteRegistry:
         await _read_to_end(consumer, registry)
     finally:
         await consumer.stop()
+    registry.loaded = True
     return registry
 
 
 class SiteRegistryFollower:
-    """Loads the registry before the collector serves, then applies changes as they are published."""
+    """Loads the registry before the collector serves, then applies changes as they are published.
 
-    def __init__(self, bootstrap: str, registry: SiteRegistry) -> None:
+    Every state read from the broker is also written to a snapshot file, so a collector that starts while
+    the broker is down serves the sites it last knew (its hits go to the spool meanwhile) and catches up in
+    the background once the broker is back. Only a collector that never saw the registry has no sites.
+    """
+
+    def __init__(
+        self, bootstrap: str, registry: SiteRegistry, snapshot: Path, *, connect_timeout_seconds: float = 5.0
+    ) -> None:
         self._bootstrap = bootstrap
         self.registry = registry
+        self._snapshot = snapshot
+        self._connect_timeout = connect_timeout_seconds
         self._task: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
-        self._consumer = _registry_consumer(self._bootstrap)
-        await self._consumer.start()
-        await _read_to_end(self._consumer, self.registry)
-        self._task = asyncio.create_task(self._follow(self._consumer))
+        try:
+            await asyncio.wait_for(self._connect_and_load(), self._connect_timeout)
+        except Exception as error:  # the broker is down: serve the last known sites until it returns
+            await self._close_consumer()
+            loaded = load_snapshot(self._snapshot, self.registry)
+            log.warning("site_registry_from_snapshot", error=str(error) or type(error).__name__, sites=loaded)
+        self._task = asyncio.create_task(self._follow_forever())
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if self._consumer is not None:
-            await self._consumer.stop()
+        await self._close_consumer()
 
-    async def _follow(self, consumer: AIOKafkaConsumer) -> None:
+    async def _connect_and_load(self) -> None:
+        self._consumer = _registry_consumer(self._bootstrap)
+        await self._consumer.start()
+        await _read_to_end(self._consumer, self.registry)
+        self.registry.loaded = True
+        await asyncio.to_thread(save_snapshot, self._snapshot, self.registry)
+
+    async def _close_consumer(self) -> None:
+        if self._consumer is not None:
+            with contextlib.suppress(Exception):
+                await self._consumer.stop()
+            self._consumer = None
+
+    async def _follow_forever(self) -> None:
+        backoff = 1.0
+        while True:
+            try:
+                if self._consumer is None:
+                    await asyncio.wait_for(self._connect_and_load(), self._connect_timeout * 2)
+                    log.info("site_registry_loaded", sites=len(self.registry.all()))
+                await self._follow(self._consumer)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("site_registry_unreachable", error=str(error) or type(error).__name__, retry_in=backoff)
+                await self._close_consumer()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+    async def _follow(self, consumer: AIOKafkaConsumer | None) -> None:
+        assert consumer is not None
         while True:
             batches = await consumer.getmany(timeout_ms=1000)
+            changed = False
             for records in batches.values():
                 for record in records:
-                    _apply_record(self.registry, record.value)
+                    changed = _apply_record(self.registry, record.value) or changed
+            if changed:
+                await asyncio.to_thread(save_snapshot, self._snapshot, self.registry)
+
+
+def save_snapshot(path: Path, registry: SiteRegistry) -> None:
+    """Atomically replace the snapshot (sites with write-key digests only, never keys)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_bytes(orjson.dumps([site.model_dump(mode="json") for site in registry.all()]))
+    temporary.chmod(0o600)
+    temporary.replace(path)
+
+
+def load_snapshot(path: Path, registry: SiteRegistry) -> int:
+    """Apply a snapshot if there is a readable one; the number of sites it held."""
+    try:
+        sites = [Site.model_validate(entry) for entry in orjson.loads(path.read_bytes())]
+    except FileNotFoundError:
+        return 0
+    except (orjson.JSONDecodeError, ValidationError, TypeError) as error:
+        log.error("unreadable_site_snapshot", path=str(path), error=str(error)[:300])
+        return 0
+    for site in sites:
+        registry.apply(site)
+    registry.loaded = True
+    return len(sites)
 
 
 def _registry_consumer(bootstrap: str) -> AIOKafkaConsumer:
@@ -111,10 +183,12 @@ async def _read_to_end(consumer: AIOKafkaConsumer, registry: SiteRegistry) -> No
                 _apply_record(registry, record.value)
 
 
-def _apply_record(registry: SiteRegistry, value: bytes | None) -> None:
+def _apply_record(registry: SiteRegistry, value: bytes | None) -> bool:
     if value is None:
-        return
+        return False
     try:
         registry.apply(Site.model_validate_json(value))
     except ValidationError as error:
         log.error("invalid_site_record", error=str(error)[:500])
+        return False
+    return True

@@ -7,7 +7,7 @@ Times are integer milliseconds since the epoch on the browser's clock; the strea
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +25,7 @@ class BrowserEvent(BaseModel):
     anonymous_id: str | None = Field(default=None, max_length=200)
     user_id: str | None = Field(default=None, max_length=200)
     timestamp: int | None = None
+    consent: Literal["granted", "denied"] | None = None
     properties: dict[str, PropertyValue] = Field(default_factory=dict)
 
 

@@ -8,6 +8,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from pydantic import BaseModel, ConfigDict
 
+KEPT_PAYLOAD_BYTES = 512 * 1024  # beyond this (only oversized input), a dead letter keeps the first bytes
+
 
 class Stage(StrEnum):
     """Where in the pipeline the input was rejected."""
@@ -23,6 +25,7 @@ class DropReason(StrEnum):
     UNPARSEABLE_PAYLOAD = "unparseable_payload"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     UNKNOWN_SITE = "unknown_site"
+    SITES_NOT_LOADED = "sites_not_loaded"  # a collector started with no broker and no snapshot: replayable
     INVALID_WRITE_KEY = "invalid_write_key"
     ORIGIN_NOT_ALLOWED = "origin_not_allowed"
     RATE_LIMITED = "rate_limited"
@@ -48,24 +51,48 @@ class DeadLetter(BaseModel):
     site_id: str
     received_at: datetime
     rejected_at: datetime
-    payload: str  # the original input, exactly as received (JSON for hits)
+    payload: str  # the original input as received (JSON for hits), cut at KEPT_PAYLOAD_BYTES
+    payload_bytes: int  # the original input's size, also when the payload was cut
 
     @classmethod
     def of_unreadable_payload(
-        cls, stage: Stage, reason: DropReason, detail: str, payload: bytes, rejected_at: datetime
+        cls,
+        stage: Stage,
+        reason: DropReason,
+        detail: str,
+        payload: bytes,
+        rejected_at: datetime,
+        *,
+        site_id: str = "",
+        payload_bytes: int | None = None,
     ) -> DeadLetter:
         """A rejection of input too broken to carry its own id or receipt time.
 
         The id derives from the payload, so a re-delivered copy of the same bad message is stored once.
+        ``payload_bytes`` is the whole input's size when only its beginning was read (an oversized body).
         """
-        text = payload.decode(errors="replace")
+        text = payload[:KEPT_PAYLOAD_BYTES].decode(errors="replace")
         return cls(
             dead_letter_id=uuid5(NAMESPACE_URL, text),
             stage=stage,
             reason=reason,
             detail=detail,
-            site_id="",
+            site_id=site_id,
             received_at=rejected_at,
             rejected_at=rejected_at,
             payload=text,
+            payload_bytes=len(payload) if payload_bytes is None else payload_bytes,
         )
+
+    @classmethod
+    def of_text(
+        cls, dead_letter_id: UUID, stage: Stage, reason: DropReason, detail: str, site_id: str,
+        received_at: datetime, rejected_at: datetime, payload: str,
+    ) -> DeadLetter:  # fmt: skip
+        """A rejection of input that has its own id (a raw hit): the payload is kept, cut if oversized."""
+        encoded = payload.encode()
+        kept = payload if len(encoded) <= KEPT_PAYLOAD_BYTES else encoded[:KEPT_PAYLOAD_BYTES].decode(errors="ignore")
+        return cls(
+            dead_letter_id=dead_letter_id, stage=stage, reason=reason, detail=detail, site_id=site_id,
+            received_at=received_at, rejected_at=rejected_at, payload=kept, payload_bytes=len(encoded),
+        )  # fmt: skip

@@ -22,6 +22,19 @@ class HitSource(StrEnum):
     SNOWPLOW = "snowplow"
 
 
+class Consent(StrEnum):
+    """What the visitor said about tracking, as the sender reported it (``unknown`` when it did not say).
+
+    The JS tracker sends nothing at all while consent is denied; server-side senders may still send events
+    flagged ``denied`` (for example strictly necessary ones), so analysts can include or exclude them.
+    """
+
+    GRANTED = "granted"
+    DENIED = "denied"
+    PARTIAL = "partial"  # some consent categories granted, others not (Segment's categoryPreferences)
+    UNKNOWN = "unknown"
+
+
 class RawHit(BaseModel):
     """One request to the collector, unvalidated: everything needed to validate it later or replay it."""
 
@@ -65,6 +78,7 @@ class Event(BaseModel):
     locale: str = ""  # the browser's first language, e.g. "en-gb"
     do_not_track: bool = False
     global_privacy_control: bool = False
+    consent: Consent = Consent.UNKNOWN
     properties: dict[str, str]
     source: HitSource
 

@@ -48,6 +48,7 @@ EVENTS_TABLE = WarehouseTable(
         "locale",
         "do_not_track",
         "global_privacy_control",
+        "consent",
         "properties",
         "source",
     ),
@@ -65,6 +66,7 @@ DEAD_LETTERS_TABLE = WarehouseTable(
         "received_at",
         "rejected_at",
         "payload",
+        "payload_bytes",
     ),
 )
 

@@ -97,6 +97,7 @@ def applications(settings: StackSettings) -> list[Component]:
                 "BEACON_COLLECTOR_HOST": settings.host,
                 "BEACON_COLLECTOR_PORT": str(settings.collector_port),
                 "BEACON_COLLECTOR_SPOOL_DIR": str(settings.home / "collector-spool"),
+                "BEACON_COLLECTOR_SITES_SNAPSHOT": str(settings.home / "collector-sites.json"),
                 "BEACON_EMAIL_SIGNING_KEYS": email_signing_keys(settings.home),
             },
         ),

@@ -73,6 +73,7 @@ def normalize_hit(hit: RawHit, steps: Sequence[Step] = NORMALIZE_STEPS) -> Event
         locale=draft.locale,
         do_not_track=hit.do_not_track,
         global_privacy_control=hit.global_privacy_control,
+        consent=fields.consent,
         properties=draft.properties,
         source=hit.source,
     )
@@ -80,15 +81,8 @@ def normalize_hit(hit: RawHit, steps: Sequence[Step] = NORMALIZE_STEPS) -> Event
 
 def dead_letter_for(hit: RawHit, drop: Drop, stage: Stage, rejected_at: datetime) -> DeadLetter:
     """The dead letter of a dropped hit: its id, its reason, and the raw hit itself for replay."""
-    return DeadLetter(
-        dead_letter_id=hit.hit_id,
-        stage=stage,
-        reason=drop.reason,
-        detail=drop.detail,
-        site_id=hit.site_id,
-        received_at=hit.received_at,
-        rejected_at=rejected_at,
-        payload=hit.model_dump_json(),
+    return DeadLetter.of_text(
+        hit.hit_id, stage, drop.reason, drop.detail, hit.site_id, hit.received_at, rejected_at, hit.model_dump_json()
     )
 
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from schemas.browser import BrowserEvent
 from schemas.dead_letters import DropReason
 from schemas.email import EmailInteraction
-from schemas.events import HitSource, RawHit
+from schemas.events import Consent, HitSource, RawHit
 from schemas.segment import SegmentMessage
 from schemas.snowplow import EVENT_NAMES as SNOWPLOW_EVENT_NAMES
 from schemas.snowplow import PROPERTY_PARAMETERS as SNOWPLOW_PROPERTY_PARAMETERS
@@ -37,6 +37,9 @@ def pixel_fields(hit: RawHit) -> HitFields | Drop:
     except ValueError as error:
         return Drop(DropReason.INVALID_TIMESTAMP, str(error))
     event_name = query.get("e", DEFAULT_EVENT_NAME)
+    consent = stated_consent(query.get("consent"))
+    if isinstance(consent, Drop):
+        return consent
     return HitFields(
         hit=hit,
         event_id=query.get("eid"),
@@ -56,6 +59,7 @@ def pixel_fields(hit: RawHit) -> HitFields | Drop:
         ip=hit.ip,
         url_required=event_name == DEFAULT_EVENT_NAME,  # a pixel page view is about its page
         event_id_must_be_uuid=True,
+        consent=consent,
     )
 
 
@@ -93,6 +97,7 @@ def segment_fields(hit: RawHit) -> HitFields | Drop:
         },
         user_agent=str(message.context.get("userAgent") or hit.user_agent),
         ip=str(message.context.get("ip") or hit.ip),
+        consent=segment_consent(message.context.get("consent")),
     )
 
 
@@ -120,6 +125,7 @@ def browser_fields(hit: RawHit) -> HitFields | Drop:
         ip=hit.ip,
         url_required=event.name == DEFAULT_EVENT_NAME,
         event_id_must_be_uuid=True,
+        consent=Consent(event.consent) if event.consent else Consent.UNKNOWN,
     )
 
 
@@ -193,6 +199,26 @@ def snowplow_fields(hit: RawHit) -> HitFields | Drop:
         url_required=kind == "pv",
         event_id_must_be_uuid=True,
     )
+
+
+def stated_consent(value: str | None) -> Consent | Drop:
+    """``granted`` or ``denied`` as a sender states it (absent: ``unknown``); anything else is refused."""
+    if not value:
+        return Consent.UNKNOWN
+    if value in (Consent.GRANTED, Consent.DENIED):
+        return Consent(value)
+    return Drop(DropReason.INVALID_MESSAGE, f"consent must be 'granted' or 'denied', not {value[:20]!r}")
+
+
+def segment_consent(consent: object) -> Consent:
+    """Segment's ``context.consent.categoryPreferences`` ({category: bool}) as one state."""
+    preferences = consent.get("categoryPreferences") if isinstance(consent, dict) else None
+    if not isinstance(preferences, dict) or not preferences:
+        return Consent.UNKNOWN
+    granted = [value is True for value in preferences.values()]
+    if all(granted):
+        return Consent.GRANTED
+    return Consent.PARTIAL if any(granted) else Consent.DENIED
 
 
 def _self_describing(parameters: dict[str, str]) -> SelfDescribingData | Drop:

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from schemas.chat import CHAT_EVENTS
 from schemas.dead_letters import DropReason
 from schemas.email import EMAIL_EVENTS
-from schemas.events import RawHit
+from schemas.events import Consent, RawHit
 from schemas.validation import first_problem
 
 MAX_PROPERTIES = 64
@@ -55,6 +55,7 @@ class HitFields:
     ip: str
     url_required: bool = False  # the source's contract says this event must name its page
     event_id_must_be_uuid: bool = False  # the source documents its event ids as UUIDs
+    consent: Consent = Consent.UNKNOWN
 
 
 @dataclass(frozen=True)

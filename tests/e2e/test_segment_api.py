@@ -218,3 +218,28 @@ def test_chat_widget_events_are_typed(
         ("chat_conversation_started", None),
         ("chat_rated", "4"),
     ]
+
+
+def test_unreadable_bodies_are_kept_in_dead_letters_with_their_size(
+    beacon_stack: StackSettings, registered_site: RegisteredSite, clickhouse: Client
+) -> None:
+    marker = uuid.uuid4().hex
+    not_json = post(beacon_stack, "/v1/batch", f"{{{marker}".encode(), registered_site.write_key)
+    oversized = post(beacon_stack, "/v1/batch", marker.encode() + b"x" * 600_000, registered_site.write_key)
+    bad_encoding = post(beacon_stack, "/v1/track", marker.encode(), registered_site.write_key,
+                        headers={"Content-Encoding": "br"})  # fmt: skip
+    expected = {
+        not_json.json()["deadLetterId"]: ("unparseable_payload", 33),
+        oversized.json()["deadLetterId"]: ("payload_too_large", 600_032),
+        bad_encoding.json()["deadLetterId"]: ("unparseable_payload", 32),
+    }
+    sql = (
+        "SELECT toString(dead_letter_id), reason, payload_bytes FROM beacon.dead_letters"
+        " WHERE dead_letter_id IN {ids:Array(UUID)}"
+    )
+
+    def recorded() -> dict[str, tuple[str, int]]:
+        return {row[0]: (row[1], row[2]) for row in rows(clickhouse, sql, ids=list(expected))}
+
+    wait_until(lambda: len(recorded()) == 3, what="the three unreadable bodies in dead letters")
+    assert recorded() == expected

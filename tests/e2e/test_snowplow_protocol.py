@@ -89,3 +89,28 @@ def test_bad_tracker_events_get_precise_errors(beacon_stack: StackSettings, regi
     assert not_payload.status_code == 400
     pixel = httpx.get(f"{beacon_stack.collector_url}/i", params={"e": "pv", "aid": "nobody-has-this-site"})
     assert (pixel.status_code, pixel.headers["content-type"]) == (200, "image/gif")
+
+
+def test_a_browser_tracker_posts_from_its_sites_domains_only(
+    beacon_stack: StackSettings, registered_site: RegisteredSite
+) -> None:
+    url = f"{beacon_stack.collector_url}/com.snowplowanalytics.snowplow/tp2"
+    preflight_headers = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+    allowed = httpx.options(url, headers={"Origin": "https://shop.example", **preflight_headers})
+    assert allowed.status_code == 204
+    assert allowed.headers["access-control-allow-origin"] == "https://shop.example"
+    assert allowed.headers["access-control-allow-credentials"] == "true"
+    assert httpx.options(url, headers={"Origin": "https://evil.example", **preflight_headers}).status_code == 403
+
+    def page_view() -> dict[str, str]:
+        return {"e": "pv", "aid": registered_site.site_id, "url": "https://shop.example/", "eid": str(uuid.uuid4())}
+
+    body = {"schema": "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4", "data": [page_view()]}
+    from_its_page = httpx.post(url, json=body, headers={"Origin": "https://shop.example"})
+    assert from_its_page.status_code == 200
+    assert from_its_page.headers["access-control-allow-origin"] == "https://shop.example"
+    from_elsewhere = httpx.post(url, json={**body, "data": [page_view()]}, headers={"Origin": "https://evil.example"})
+    assert from_elsewhere.status_code == 400
+    (error,) = from_elsewhere.json()["errors"]
+    assert error["reason"] == "origin_not_allowed"
+    assert error["deadLetterId"]

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from schemas.dead_letters import DropReason
-from schemas.events import Event, HitSource, RawHit
+from schemas.events import Consent, Event, HitSource, RawHit
 from stream_processors.normalize.pipeline import normalize_hit
 from stream_processors.normalize.steps import Drop
 
@@ -65,3 +65,9 @@ def test_invalid_browser_events_are_dropped_with_a_reason(event: dict[str, Any],
     outcome = normalize_hit(hit(event))
     assert isinstance(outcome, Drop)
     assert outcome.reason is reason
+
+
+def test_a_browser_event_carries_the_pages_consent() -> None:
+    outcome = normalize_hit(hit({"name": "signup", "consent": "granted"}))
+    assert isinstance(outcome, Event)
+    assert outcome.consent is Consent.GRANTED

@@ -7,8 +7,8 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from schemas.dead_letters import DeadLetter, DropReason, Stage
-from schemas.events import Event, HitSource, RawHit
+from schemas.dead_letters import KEPT_PAYLOAD_BYTES, DeadLetter, DropReason, Stage
+from schemas.events import Consent, Event, HitSource, RawHit
 from stream_processors.normalize.pipeline import normalize_hit, normalize_payload
 from stream_processors.normalize.steps import Drop
 
@@ -183,3 +183,24 @@ def test_privacy_signals_are_kept() -> None:
     event = normalize_hit(raw)
     assert isinstance(event, Event)
     assert (event.do_not_track, event.global_privacy_control) == (True, True)
+
+
+@pytest.mark.parametrize(("stated", "consent"), [({}, Consent.UNKNOWN), ({"consent": "granted"}, Consent.GRANTED),
+                                                  ({"consent": "denied"}, Consent.DENIED)])  # fmt: skip
+def test_the_pixel_carries_the_stated_consent(stated: dict[str, str], consent: Consent) -> None:
+    assert event_of({"site": "s", "url": "https://a.example/", **stated}).consent is consent
+
+
+def test_a_consent_that_is_neither_granted_nor_denied_is_refused() -> None:
+    assert drop_of({"site": "s", "url": "https://a.example/", "consent": "yes"}).reason is DropReason.INVALID_MESSAGE
+
+
+def test_an_oversized_dead_letter_keeps_its_beginning_and_its_size() -> None:
+    letter = DeadLetter.of_unreadable_payload(
+        Stage.COLLECTOR, DropReason.PAYLOAD_TOO_LARGE, "too big", b"x" * (KEPT_PAYLOAD_BYTES + 10), RECEIVED,
+        payload_bytes=10_000_000,
+    )  # fmt: skip
+    assert (len(letter.payload), letter.payload_bytes) == (KEPT_PAYLOAD_BYTES, 10_000_000)
+    cut = DeadLetter.of_text(uuid4(), Stage.COLLECTOR, DropReason.PAYLOAD_TOO_LARGE, "", "", RECEIVED, RECEIVED,
+                             "é" * KEPT_PAYLOAD_BYTES)  # fmt: skip
+    assert (len(cut.payload.encode()), cut.payload_bytes) == (KEPT_PAYLOAD_BYTES, 2 * KEPT_PAYLOAD_BYTES)

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from schemas.dead_letters import DropReason
-from schemas.events import Event, HitSource, RawHit
+from schemas.events import Consent, Event, HitSource, RawHit
 from stream_processors.normalize.pipeline import normalize_hit
 from stream_processors.normalize.steps import Drop
 
@@ -125,3 +125,17 @@ def test_invalid_messages_are_dropped_with_a_reason(message: dict[str, Any], rea
     outcome = normalize_hit(hit(message))
     assert isinstance(outcome, Drop)
     assert outcome.reason is reason
+
+
+@pytest.mark.parametrize(
+    ("preferences", "consent"),
+    [
+        (None, Consent.UNKNOWN),
+        ({"Analytics": True, "Advertising": True}, Consent.GRANTED),
+        ({"Analytics": True, "Advertising": False}, Consent.PARTIAL),
+        ({"Analytics": False}, Consent.DENIED),
+    ],
+)
+def test_segment_consent_preferences_become_one_state(preferences: dict[str, bool] | None, consent: Consent) -> None:
+    context = {"consent": {"categoryPreferences": preferences}} if preferences is not None else {}
+    assert event({"type": "track", "event": "Bought", "userId": "u", "context": context}).consent is consent

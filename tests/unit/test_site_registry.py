@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from collector.site_registry import SiteRegistry
+from collector.site_registry import SiteRegistry, SiteRegistryFollower, load_snapshot, save_snapshot
 from schemas.sites import Site, WriteKey, digest_write_key, new_write_key
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -70,3 +73,31 @@ def test_site_ids_and_domains_are_checked() -> None:
         site("Not A Slug")
     with pytest.raises(ValidationError, match="not a domain"):
         site("shop", domains=("https://shop.example/",))
+
+
+def test_a_snapshot_restores_sites_and_keys_without_storing_a_key(tmp_path: Path) -> None:
+    write_key = new_write_key()
+    registry = SiteRegistry()
+    registry.apply(site("shop", key(write_key), domains=("shop.example",)))
+    snapshot = tmp_path / "sites.json"
+    save_snapshot(snapshot, registry)
+    assert write_key not in snapshot.read_text()
+    restored = SiteRegistry()
+    assert (load_snapshot(snapshot, restored), restored.loaded) == (1, True)
+    assert restored.authenticate(write_key, NOW) == registry.get("shop")
+
+
+def test_without_broker_or_snapshot_no_site_is_known_and_the_follower_keeps_trying(tmp_path: Path) -> None:
+    async def start_and_stop(snapshot: Path) -> SiteRegistry:
+        with socket.socket() as unused:
+            unused.bind(("127.0.0.1", 0))
+            port = unused.getsockname()[1]
+        follower = SiteRegistryFollower(f"127.0.0.1:{port}", SiteRegistry(), snapshot, connect_timeout_seconds=1)
+        await follower.start()  # returns although the broker is unreachable
+        await follower.stop()
+        return follower.registry
+
+    assert not asyncio.run(start_and_stop(tmp_path / "missing.json")).loaded
+    unreadable = tmp_path / "broken.json"
+    unreadable.write_text("{not json")
+    assert not asyncio.run(start_and_stop(unreadable)).loaded
