@@ -12,6 +12,7 @@ from collector.email_links import email_routes
 from collector.errors import CollectorError, collector_error_response
 from collector.hit_sink import DurableHitSink, KafkaProducerSink
 from collector.intake import Intake
+from collector.openapi import describe_api
 from collector.pixel import TRANSPARENT_GIF, pixel_route
 from collector.rate_limits import RateLimits, TokenBuckets
 from collector.responses import json_response
@@ -49,6 +50,7 @@ def create_app(settings: CollectorSettings) -> FastAPI:
 
     app = FastAPI(title="Beacon collector", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.add_exception_handler(CollectorError, collector_error_response)
+    describe_api(app)
     app.router.routes.append(pixel_route(intake, settings))  # plain Starlette: see collector/pixel.py
     email_secrets = settings.email_secrets()
     app.router.routes.extend(email_routes(intake, EmailTokens(email_secrets) if email_secrets else None))

@@ -19,11 +19,12 @@ from fastapi import Request
 from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
-from collector.errors import CollectorError, ItemError
+from collector.errors import CollectorError
 from collector.intake import Intake
 from collector.raw_hits import client_context
 from collector.request_body import UnreadableBodyError, read_json_body
 from collector.responses import json_response
+from schemas.answers import Accepted, ItemRefusal
 from schemas.dead_letters import DeadLetter, DropReason, Stage
 from schemas.events import MAX_MESSAGE_BYTES, Event, HitSource, RawHit
 from schemas.validation import first_problem
@@ -33,6 +34,7 @@ from stream_processors.normalize.steps import Drop
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 log = structlog.get_logger("collector.messages")
+ACCEPTED = Accepted().model_dump()
 
 
 @dataclass(frozen=True)
@@ -87,14 +89,20 @@ async def take_messages(
     """
     accepted: list[RawHit] = []
     refused: list[DeadLetter] = []
-    errors: list[ItemError] = []
+    errors: list[ItemRefusal] = []
     for index, incoming in enumerate(messages):
         outcome = admit(incoming.hit) or _check(incoming)
         if isinstance(outcome, Drop):
             letter = dead_letter_for(incoming.hit, outcome, Stage.COLLECTOR, received_at)
             refused.append(letter)
             errors.append(
-                ItemError(index, outcome.reason.value, outcome.detail, incoming.message_id, letter.dead_letter_id)
+                ItemRefusal(
+                    index=index,
+                    message_id=incoming.message_id,
+                    reason=outcome.reason.value,
+                    detail=outcome.detail,
+                    dead_letter_id=letter.dead_letter_id,
+                )
             )
         else:
             accepted.append(incoming.hit)
@@ -108,7 +116,7 @@ async def take_messages(
         raise CollectorError(
             400, "invalid_messages", f"{len(errors)} of {len(messages)} messages refused", errors, len(accepted)
         )
-    return json_response({"success": True})
+    return json_response(ACCEPTED)
 
 
 async def refuse_request(

@@ -25,10 +25,9 @@ from collector.messages import (
 )
 from schemas.dead_letters import DropReason
 from schemas.events import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, HitSource
-from schemas.segment import SegmentBatch
+from schemas.segment import SINGLE_CALLS, SegmentBatch
 from schemas.sites import Site
 
-SINGLE_CALLS = ("track", "page", "screen", "identify", "group", "alias")
 SOURCE = HitSource.SEGMENT
 
 

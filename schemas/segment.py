@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SegmentType = Literal["track", "page", "screen", "identify", "group", "alias"]
+SINGLE_CALLS: tuple[SegmentType, ...] = ("track", "page", "screen", "identify", "group", "alias")
 MAX_BATCH_ITEMS = 2500
 
 
