@@ -1,4 +1,8 @@
-"""The collector's HTTP application (FastAPI): routes, the site registry and the Kafka sink, wired once."""
+"""The collector's HTTP application: routes, the site registry and the Kafka sink, wired once.
+
+``CollectorApp`` is the ASGI entry: the pixel on its raw fast path (collector/pixel.py), every other route
+through FastAPI, and every request counted by route and status.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
+from prometheus_client import Counter
+from starlette.types import Message, Receive, Scope, Send
 
 from collector.browser_api import browser_routes
 from collector.email_links import email_routes
@@ -13,7 +19,7 @@ from collector.errors import CollectorError, collector_error_response
 from collector.hit_sink import DurableHitSink, KafkaProducerSink
 from collector.intake import Intake
 from collector.openapi import describe_api
-from collector.pixel import TRANSPARENT_GIF, pixel_route
+from collector.pixel import PIXEL_PATH, TRANSPARENT_GIF, PixelEndpoint
 from collector.rate_limits import RateLimits, TokenBuckets
 from collector.responses import json_response
 from collector.segment_api import segment_routes
@@ -24,10 +30,46 @@ from collector.spool import Spool
 from runtime.metrics import METRICS_CONTENT_TYPE, render_metrics
 from schemas.email import EmailTokens
 
-__all__ = ["TRANSPARENT_GIF", "create_app"]
+__all__ = ["TRANSPARENT_GIF", "CollectorApp", "create_app"]
+
+REQUESTS = Counter("beacon_collector_http_requests_total", "HTTP requests, by route and status", ["route", "status"])
 
 
-def create_app(settings: CollectorSettings) -> FastAPI:
+class CollectorApp:
+    """The ASGI app: the pixel first (no routing or middleware in its way), then FastAPI for the rest."""
+
+    def __init__(self, api: FastAPI, pixel: PixelEndpoint) -> None:
+        self.api = api
+        self._pixel = pixel
+        self._pixel_answered = REQUESTS.labels(PIXEL_PATH, "200")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.api(scope, receive, send)  # lifespan
+            return
+        if scope["path"] == PIXEL_PATH:
+            await self._pixel(scope, receive, send)
+            if scope["method"] in ("GET", "HEAD"):
+                self._pixel_answered.inc()
+            else:
+                REQUESTS.labels(PIXEL_PATH, "405").inc()
+            return
+        status = 500  # unless the app starts a response
+
+        async def send_and_note_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.api(scope, receive, send_and_note_status)
+        finally:
+            route = scope.get("route")  # set by the router on a match: a template, so labels stay bounded
+            REQUESTS.labels(getattr(route, "path", "unmatched"), str(status)).inc()
+
+
+def create_app(settings: CollectorSettings) -> CollectorApp:
     spool = Spool(settings.collector_spool_dir, settings.collector_spool_max_bytes)
     sink = DurableHitSink(KafkaProducerSink(settings.kafka_bootstrap), spool, settings.collector_send_timeout_seconds)
     registry = SiteRegistry()
@@ -45,13 +87,14 @@ def create_app(settings: CollectorSettings) -> FastAPI:
         try:
             yield
         finally:
-            await follower.stop()
-            await sink.stop()
+            try:
+                await follower.stop()
+            finally:
+                await sink.stop()  # always: it flushes the producer or spools what the broker did not take
 
     app = FastAPI(title="Beacon collector", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.add_exception_handler(CollectorError, collector_error_response)
     describe_api(app)
-    app.router.routes.append(pixel_route(intake, settings))  # plain Starlette: see collector/pixel.py
     email_secrets = settings.email_secrets()
     app.router.routes.extend(email_routes(intake, EmailTokens(email_secrets) if email_secrets else None))
     app.include_router(segment_routes(intake))
@@ -79,4 +122,4 @@ def create_app(settings: CollectorSettings) -> FastAPI:
     async def metrics() -> Response:
         return Response(render_metrics(), media_type=METRICS_CONTENT_TYPE)
 
-    return app
+    return CollectorApp(app, PixelEndpoint(intake, settings.collector_max_query_bytes))

@@ -19,10 +19,14 @@ _PREFLIGHT_MAX_AGE_SECONDS = "86400"
 
 
 def origin_host(origin: str) -> str:
-    """``https://shop.example:8443`` -> ``shop.example:8443`` (default ports dropped)."""
-    parts = urlsplit(origin)
-    host = parts.hostname or ""
-    return f"{host}:{parts.port}" if parts.port and parts.port not in (80, 443) else host
+    """``https://shop.example:8443`` -> ``shop.example:8443`` (default ports dropped); ``""`` for an Origin that
+    is not a URL (a port out of range, a broken IPv6 literal), which no site allows."""
+    try:
+        parts = urlsplit(origin)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return ""
+    return f"{host}:{port}" if port and port not in (80, 443) else host
 
 
 def origin_refused(site: Site, origin: str | None) -> bool:

@@ -7,7 +7,6 @@ is kept in the dead letters.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -78,7 +77,7 @@ def _raw_hit(request: Request, interaction: EmailInteraction, received_at: datet
         site_id=interaction.site_id,
         visitor_key=interaction.recipient_id,
         body=interaction.model_dump_json(),
-        **asdict(client_context(request)),
+        **client_context(request).fields(),
     )
 
 

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 import structlog
-from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from prometheus_client import Counter, Gauge, Histogram
 
 from collector.spool import Spool, SpooledRecord
@@ -54,6 +54,7 @@ class KafkaProducerSink:
         }
         self._producer: Producer | None = None
         self._failures_only_producer: Producer | None = None
+        self._on_failure: Callable[[SpooledRecord], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._polling = threading.Event()
         self._poller: threading.Thread | None = None
@@ -61,7 +62,9 @@ class KafkaProducerSink:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._producer = Producer(self._config)
-        self._failures_only_producer = Producer({**self._config, "delivery.report.only.error": True})
+        self._failures_only_producer = Producer(
+            {**self._config, "delivery.report.only.error": True, "on_delivery": self._report_failure}
+        )
         self._polling.set()
         self._poller = threading.Thread(target=self._poll_forever, name="kafka-delivery-reports", daemon=True)
         self._poller.start()
@@ -70,31 +73,47 @@ class KafkaProducerSink:
 
     async def stop(self) -> None:
         for producer in (self._producer, self._failures_only_producer):
-            if producer is not None:
-                await asyncio.to_thread(producer.flush, 10)
+            if producer is not None and await asyncio.to_thread(producer.flush, 10.0) > 0:
+                # Still undelivered (the broker is down): fail them now, so their reports spool them.
+                producer.purge()
+                await asyncio.to_thread(producer.flush, 1)
+        await asyncio.sleep(0)  # run the failure handlers those reports scheduled on this loop
         self._polling.clear()
         if self._poller is not None:
             await asyncio.to_thread(self._poller.join, 5)
 
-    def enqueue(self, record: SpooledRecord, on_failure: Callable[[SpooledRecord], None]) -> None:
-        """Hand one record to the producer; ``on_failure`` runs on the event loop if it is never delivered.
+    def on_failure(self, handler: Callable[[SpooledRecord], None]) -> None:
+        """``handler`` runs on the event loop for each enqueued record that is never delivered."""
+        self._on_failure = handler
+
+    def enqueue(self, record: SpooledRecord) -> None:
+        """Hand one record to the producer, without waiting; failures go to the ``on_failure`` handler.
 
         Raises ``BufferError`` when the producer's queue is full (the broker is far behind).
         """
-        _, loop = self._started()
-        assert self._failures_only_producer is not None
+        assert self._failures_only_producer is not None, "KafkaProducerSink.start() was not awaited"
+        # No per-record callback: one producer-wide report (failures only) saves a closure and its
+        # bookkeeping per hit; the record is rebuilt from the failed message.
+        self._failures_only_producer.produce(record.topic, record.value, key=record.key)
 
-        def report(error: KafkaError | None, _message: object) -> None:
-            if error is not None:
-                loop.call_soon_threadsafe(on_failure, record)
-
-        self._failures_only_producer.produce(record.topic, record.value, key=record.key, on_delivery=report)
+    def _report_failure(self, error: KafkaError | None, message: Message) -> None:
+        """On librdkafka's report thread (via poll): hand the undelivered record to the event loop."""
+        if error is None or self._on_failure is None or self._loop is None:
+            return
+        record = SpooledRecord(message.topic() or "", message.key() or b"", message.value() or b"")
+        self._loop.call_soon_threadsafe(self._on_failure, record)
 
     async def send(self, records: Sequence[SpooledRecord], timeout_seconds: float) -> None:
-        """Produce every record and wait until the broker acknowledged all of them (or one failed)."""
+        """Produce every record and wait until the broker acknowledged all of them (or one failed).
+
+        The reports are counted on the report thread, and the event loop is woken once per request rather
+        than once per record (each wake-up is a write to the loop's self-pipe).
+        """
         producer, loop = self._started()
+        if not records:
+            return
         done: asyncio.Future[None] = loop.create_future()
-        pending = [len(records)]
+        pending = [len(records)]  # only the report thread changes it once produce() has been called
 
         def settle(error: KafkaError | None) -> None:
             if done.done():
@@ -102,15 +121,16 @@ class KafkaProducerSink:
             if error is not None:
                 done.set_exception(KafkaException(error))
             else:
-                pending[0] -= 1
-                if pending[0] == 0:
-                    done.set_result(None)
+                done.set_result(None)
 
         def report(error: KafkaError | None, _message: object) -> None:
-            loop.call_soon_threadsafe(settle, error)
+            if error is not None:
+                loop.call_soon_threadsafe(settle, error)
+                return
+            pending[0] -= 1
+            if pending[0] == 0:
+                loop.call_soon_threadsafe(settle, None)
 
-        if not records:
-            return
         for record in records:
             producer.produce(record.topic, record.value, key=record.key, on_delivery=report)
         await asyncio.wait_for(done, timeout_seconds)
@@ -133,6 +153,7 @@ class DurableHitSink:
         self.spool = spool
         self._send_timeout = send_timeout_seconds
         self._spooling = not spool.is_empty()  # a spool left by a previous run is drained first
+        kafka.on_failure(self._spool_undelivered)
         self._wake = asyncio.Event()
         self._drainer: asyncio.Task[None] | None = None
 
@@ -154,17 +175,15 @@ class DurableHitSink:
             await self._kafka.stop()
 
     async def send_hits(self, hits: Sequence[RawHit]) -> None:
-        await self._deliver(
-            [SpooledRecord(RAW_HITS.name, hit.partition_key(), hit.model_dump_json().encode()) for hit in hits]
-        )
+        await self._deliver([SpooledRecord(RAW_HITS.name, hit.partition_key(), hit.to_json()) for hit in hits])
 
     def send_hit_nowait(self, hit: RawHit) -> None:
         """For callers that cannot report a failure (the pixel): returns once the hit is in the producer's
         queue or the spool; if the broker never takes it, it goes to the spool then."""
-        record = SpooledRecord(RAW_HITS.name, hit.partition_key(), hit.model_dump_json().encode())
+        record = SpooledRecord(RAW_HITS.name, hit.partition_key(), hit.to_json())
         if not self._spooling:
             try:
-                self._kafka.enqueue(record, self._spool_undelivered)
+                self._kafka.enqueue(record)
                 return
             except BufferError:
                 log.warning("producer_queue_full_spooling")

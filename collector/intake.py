@@ -5,9 +5,11 @@ Counting happens here, once, so ``beacon_collector_hits_total`` means the same f
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import Counter
 
@@ -72,20 +74,26 @@ class Intake:
         """Forward to the raw-hits topic; returns once the broker or the spool has every one of them."""
         if hits:
             await self.sink.send_hits(hits)
-            HITS.labels(source.value, "accepted").inc(len(hits))
+            _hits(source, "accepted").inc(len(hits))
 
     def accept_nowait(self, source: HitSource, hit: RawHit) -> None:
         """Like ``accept`` for one hit, without waiting for the broker's ack (the pixel cannot report errors)."""
         self.sink.send_hit_nowait(hit)
-        HITS.labels(source.value, "accepted").inc()
+        _hits(source, "accepted").inc()
 
     async def reject(self, source: HitSource, letters: Sequence[DeadLetter]) -> None:
         if letters:
             await self.sink.send_dead_letters(letters)
-            HITS.labels(source.value, "rejected").inc(len(letters))
+            _hits(source, "rejected").inc(len(letters))
             for letter in letters:
                 REJECTED.labels(letter.reason.value).inc()
 
     @staticmethod
     def count_failure(source: HitSource, count: int = 1) -> None:
-        HITS.labels(source.value, "failed").inc(count)
+        _hits(source, "failed").inc(count)
+
+
+@functools.cache
+def _hits(source: HitSource, outcome: str) -> Any:
+    """The counter's child, looked up once (``labels()`` costs a lock and a dict per hit)."""
+    return HITS.labels(source.value, outcome)

@@ -29,6 +29,11 @@ _REFUSALS = {
     "429": "rate limited (see Retry-After)",
     "503": "the event stream is unavailable, or the collector is starting (see Retry-After)",
 }
+_WRITE_KEY = {
+    "type": "http",
+    "scheme": "basic",
+    "description": "the site's write key as the user name, empty password (or `writeKey` in the body instead)",
+}
 _GIF = {"200": {"description": "a 43-byte transparent GIF, whatever the input",
                 "content": {"image/gif": {"schema": {"type": "string", "format": "binary"}}}}}  # fmt: skip
 
@@ -48,18 +53,25 @@ def describe_api(app: FastAPI) -> None:
                 "/com.snowplowanalytics.snowplow/tp2": _component(schemas, PayloadData),
             }
             accepted, refusal = _component(schemas, Accepted), _component(schemas, Refusal)
+            document["components"]["securitySchemes"] = {"writeKey": _WRITE_KEY}
             for path, body in bodies.items():
                 operation = document["paths"][path]["post"]
                 operation["requestBody"] = {
                     "required": True,
                     "content": {"application/json": {"schema": body}, "text/plain": {"schema": body}},
                 }
+                if path.startswith("/v1/"):
+                    operation["security"] = [{"writeKey": []}]
                 operation["responses"] = {
                     "200": {"description": "accepted", "content": {"application/json": {"schema": accepted}}},
                     **{status: {"description": description, "content": {"application/json": {"schema": refusal}}}
                        for status, description in _REFUSALS.items()},
                 }  # fmt: skip
             document["paths"].update(_plain_routes())
+            document["paths"]["/readyz"]["get"]["responses"]["503"] = {
+                "description": "not ready: the spool is above its threshold, or no sites are known yet",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
             app.openapi_schema = document
         return app.openapi_schema
 

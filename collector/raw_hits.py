@@ -1,16 +1,25 @@
-"""Turn an HTTP request into a ``RawHit`` (or a collector-stage ``DeadLetter``). Pure: no I/O."""
+"""Turn an HTTP request into a ``RawHit`` (or a collector-stage ``DeadLetter``). Pure: no I/O.
+
+These run on every hit, the pixel's included, so they read the ASGI scope directly: one pass over the raw
+headers, and a query parser that only percent-decodes what needs it (parse_qsl costs 7 µs per pixel hit).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+from urllib.parse import unquote_plus
 from uuid import UUID
 
 from starlette.requests import Request
 
 from schemas.dead_letters import DeadLetter, DropReason, Stage
 from schemas.events import HitSource, RawHit
+
+MAX_ACCEPT_LANGUAGE_CHARS = 200
+_CONTEXT_HEADERS = frozenset((b"user-agent", b"referer", b"accept-language", b"dnt", b"sec-gpc"))
 
 
 @dataclass(frozen=True)
@@ -24,18 +33,46 @@ class ClientContext:
     do_not_track: bool
     global_privacy_control: bool
 
+    def fields(self) -> dict[str, Any]:
+        """As ``RawHit`` keyword arguments (a shallow copy: ``dataclasses.asdict`` deep-copies, 3 µs a hit)."""
+        return dict(self.__dict__)
+
+
+def client_context_of(scope: Mapping[str, Any]) -> ClientContext:
+    """The one place that reads the client's headers (the IP is the proxy-resolved one, see settings)."""
+    found: dict[bytes, str] = {}
+    for name, value in scope["headers"]:
+        if name in _CONTEXT_HEADERS:
+            found[name] = value.decode("latin-1")
+    client = scope.get("client")
+    return ClientContext(
+        ip=client[0] if client else "",
+        user_agent=found.get(b"user-agent", ""),
+        referer=found.get(b"referer", ""),
+        accept_language=found.get(b"accept-language", "")[:MAX_ACCEPT_LANGUAGE_CHARS],
+        do_not_track=found.get(b"dnt") == "1",
+        global_privacy_control=found.get(b"sec-gpc") == "1",
+    )
+
 
 def client_context(request: Request) -> ClientContext:
-    """The one place that reads the client's headers (the IP is the proxy-resolved one, see settings)."""
-    headers = request.headers
-    return ClientContext(
-        ip=request.client.host if request.client else "",
-        user_agent=headers.get("user-agent", ""),
-        referer=headers.get("referer", ""),
-        accept_language=headers.get("accept-language", "")[:200],
-        do_not_track=headers.get("dnt") == "1",
-        global_privacy_control=headers.get("sec-gpc") == "1",
-    )
+    return client_context_of(request.scope)
+
+
+def parse_query(query_string: str) -> dict[str, str]:
+    """``a=1&b=x%20y`` -> ``{"a": "1", "b": "x y"}``, as ``parse_qsl(keep_blank_values=True)``: the last of
+    repeated names wins; invalid UTF-8 in escapes is replaced, never an error."""
+    parameters: dict[str, str] = {}
+    for pair in query_string.split("&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition("=")
+        if "%" in name or "+" in name:
+            name = unquote_plus(name)
+        if "%" in value or "+" in value:
+            value = unquote_plus(value)
+        parameters[name] = value
+    return parameters
 
 
 def raw_hit_from_query(
@@ -51,12 +88,12 @@ def raw_hit_from_query(
         query=dict(query),
         body=None,
         sent_at=None,
-        **asdict(client),
+        **client.fields(),
     )
 
 
 def oversized_query(*, hit_id: UUID, received_at: datetime, query_string: str, limit: int) -> DeadLetter:
-    """A hit whose query string exceeds ``limit`` bytes: kept whole in dead letters, never forwarded."""
+    """A hit whose query string exceeds ``limit`` bytes: kept in dead letters, never forwarded."""
     detail = f"query string of {len(query_string.encode())} bytes exceeds the limit of {limit}"
     return DeadLetter.of_text(
         hit_id, Stage.COLLECTOR, DropReason.PAYLOAD_TOO_LARGE, detail, "", received_at, received_at, query_string

@@ -11,6 +11,8 @@ from fastapi import Request
 
 from schemas.dead_letters import DropReason
 
+MAX_NESTING = 254  # levels of arrays and objects that orjson writes
+
 
 @dataclass
 class UnreadableBodyError(Exception):
@@ -41,11 +43,30 @@ async def read_json_body(request: Request, limit_bytes: int) -> tuple[Any, bytes
             )  # fmt: skip
     body = _decompressed(bytes(raw), request.headers.get("content-encoding", ""), limit_bytes)
     try:
-        return orjson.loads(body), body
+        parsed = orjson.loads(body)
     except orjson.JSONDecodeError as error:
         raise UnreadableBodyError(
             400, "invalid_json", DropReason.UNPARSEABLE_PAYLOAD, f"the body is not JSON: {error}", body, len(body)
         ) from None
+    if _nested_too_deep(parsed, body):
+        raise UnreadableBodyError(
+            400, "invalid_json", DropReason.UNPARSEABLE_PAYLOAD,
+            f"the body nests arrays and objects deeper than {MAX_NESTING} levels", body, len(body),
+        )  # fmt: skip
+    return parsed, body
+
+
+def _nested_too_deep(parsed: Any, body: bytes) -> bool:
+    """orjson reads 1024 levels of nesting but writes only ``MAX_NESTING``, and every message is written again
+    (into its raw hit), so a deeper one must be refused here rather than fail there. Counting brackets first
+    keeps the check free for ordinary bodies."""
+    if body.count(b"[") + body.count(b"{") <= MAX_NESTING:
+        return False
+    try:
+        orjson.dumps(parsed)
+    except orjson.JSONEncodeError:
+        return True
+    return False
 
 
 def _decompressed(raw: bytes, encoding: str, limit_bytes: int) -> bytes:

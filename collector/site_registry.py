@@ -16,6 +16,7 @@ from schemas.sites import Site, digest_write_key
 from schemas.topics import SITES
 
 log = structlog.get_logger("site_registry")
+FOLLOW_INTERVAL_SECONDS = 1.0  # how soon a site created, rotated or revoked takes effect in each collector
 
 
 class SiteRegistry:
@@ -108,10 +109,19 @@ class SiteRegistryFollower:
         await asyncio.to_thread(save_snapshot, self._snapshot, self.registry)
 
     async def _close_consumer(self) -> None:
-        if self._consumer is not None:
-            with contextlib.suppress(Exception):
-                await self._consumer.stop()
-            self._consumer = None
+        consumer, self._consumer = self._consumer, None
+        if consumer is None:
+            return
+        try:
+            await consumer.stop()
+        except asyncio.CancelledError:
+            # aiokafka's stop() re-raises the cancellation of its own fetch task after a broker outage; only a
+            # cancellation of this task itself must propagate.
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+        except Exception as error:
+            log.warning("site_registry_consumer_not_closed", error=str(error) or type(error).__name__)
 
     async def _follow_forever(self) -> None:
         backoff = 1.0
@@ -130,13 +140,26 @@ class SiteRegistryFollower:
                 backoff = min(backoff * 2, 30.0)
 
     async def _follow(self, consumer: AIOKafkaConsumer | None) -> None:
+        """Check the registry's end offsets every second and read only when they moved.
+
+        A consumer left fetching would re-poll the embedded broker hundreds of times a second (it answers
+        fetches at once), taking CPU from the requests; the partitions stay paused between checks.
+        """
         assert consumer is not None
+        partitions = list(consumer.assignment())
         while True:
-            batches = await consumer.getmany(timeout_ms=1000)
+            consumer.pause(*partitions)
+            await asyncio.sleep(FOLLOW_INTERVAL_SECONDS)
+            end_offsets = await consumer.end_offsets(partitions)
+            behind = [partition for partition, end in end_offsets.items() if await consumer.position(partition) < end]
+            if not behind:
+                continue
+            consumer.resume(*behind)
             changed = False
-            for records in batches.values():
-                for record in records:
-                    changed = _apply_record(self.registry, record.value) or changed
+            while [partition for partition in behind if await consumer.position(partition) < end_offsets[partition]]:
+                for records in (await consumer.getmany(*behind, timeout_ms=1000)).values():
+                    for record in records:
+                        changed = _apply_record(self.registry, record.value) or changed
             if changed:
                 await asyncio.to_thread(save_snapshot, self._snapshot, self.registry)
 

@@ -10,7 +10,6 @@ list the page's origin.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -101,5 +100,5 @@ def _raw_hit(request: Request, parameters: dict[str, str], received_at: datetime
         site_id=parameters.get("aid", ""),
         visitor_key=parameters.get("duid") or parameters.get("uid") or "",
         query=parameters,
-        **asdict(client_context(request)),
+        **client_context(request).fields(),
     )

@@ -10,7 +10,7 @@ from stream_processors.normalize import agent  # noqa: F401  (registers the agen
 def main() -> None:
     configure_logging("stream-worker")
     sys.argv = [
-        "beacon-stream", "worker", "--loglevel", "info",
+        "beacon-stream", "--quiet", "worker", "--loglevel", "info",  # --quiet: no banner, logs only
         "--web-host", settings.stream_web_host, "--web-port", str(settings.stream_web_port),
     ]  # fmt: skip
     app.main()

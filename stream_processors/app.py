@@ -5,6 +5,7 @@ from __future__ import annotations
 import faust
 from faust import web
 
+from runtime.logging import json_logging_config
 from runtime.metrics import METRICS_CONTENT_TYPE, render_metrics
 from runtime.settings import load_settings
 from stream_processors.settings import StreamWorkerSettings
@@ -29,6 +30,7 @@ def create_faust_app(settings: StreamWorkerSettings) -> faust.App:
         producer_compression_type="lz4",
         value_serializer="raw",
         key_serializer="raw",
+        logging_config=json_logging_config(),  # the worker re-configures logging at start: keep it JSON
     )
 
     @app.page("/health")

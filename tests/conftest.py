@@ -1,4 +1,5 @@
-"""Shared fixtures: the real Kafka and ClickHouse for integration tests, the whole stack for end-to-end tests."""
+"""Shared fixtures: the real Kafka and ClickHouse for integration tests, the whole stack (and a site registered on
+it) for end-to-end and fuzz tests."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests.support.infrastructure import (
     docker_engine_reachable,
     provide_infrastructure,
 )
+from tests.support.sites import RegisteredSite, register_site
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,3 +52,9 @@ def beacon_stack(infrastructure: Infrastructure, tmp_path_factory: pytest.TempPa
         yield settings
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="session")
+def registered_site(beacon_stack: StackSettings) -> RegisteredSite:
+    """A site (domain shop.example) that the running collector already knows, shared by the e2e and fuzz tests."""
+    return register_site(beacon_stack)

@@ -74,7 +74,7 @@ def normalize_hit(hit: RawHit, steps: Sequence[Step] = NORMALIZE_STEPS) -> Event
         do_not_track=hit.do_not_track,
         global_privacy_control=hit.global_privacy_control,
         consent=fields.consent,
-        properties=draft.properties,
+        properties=dict(draft.properties),
         source=hit.source,
     )
 

@@ -81,6 +81,10 @@ def segment_fields(hit: RawHit) -> HitFields | Drop:
         "group_id": message.group_id,
         "previous_id": message.previous_id,
     }
+    try:
+        client_time, sent_at = _utc(message.timestamp), _utc(message.sent_at or hit.sent_at)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-10:00: valid ISO 8601, but after year 9999 in UTC
+        return Drop(DropReason.INVALID_TIMESTAMP, "timestamp or sentAt is out of range in UTC")
     return HitFields(
         hit=hit,
         event_id=message.message_id,
@@ -89,8 +93,8 @@ def segment_fields(hit: RawHit) -> HitFields | Drop:
         referrer=str(page.get("referrer") or message.properties.get("referrer") or ""),
         anonymous_id=message.anonymous_id or "",
         user_id=message.user_id or "",
-        client_time=_utc(message.timestamp),
-        sent_at=_utc(message.sent_at or hit.sent_at),
+        client_time=client_time,
+        sent_at=sent_at,
         properties={
             **{name: _as_text(value) for name, value in properties.items()},
             **{name: value for name, value in extra.items() if value},

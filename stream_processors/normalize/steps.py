@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field, replace
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
+from typing import NamedTuple
 from urllib.parse import urlsplit
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -58,9 +62,12 @@ class HitFields:
     consent: Consent = Consent.UNKNOWN
 
 
-@dataclass(frozen=True)
-class EventDraft:
-    """An event under construction; the pipeline checks that every step filled its part."""
+class EventDraft(NamedTuple):
+    """An event under construction; the pipeline checks that every step filled its part.
+
+    A named tuple, so each step's ``_replace`` costs a fraction of ``dataclasses.replace`` (which was the
+    largest single cost of a Segment message in the collector's profile).
+    """
 
     event_id: UUID | None = None
     site_id: str = ""
@@ -69,14 +76,14 @@ class EventDraft:
     url: str = ""
     ip: str = ""
     locale: str = ""
-    properties: dict[str, str] = field(default_factory=dict)
+    properties: Mapping[str, str] = MappingProxyType({})
 
 
 def require_site_id(fields: HitFields, draft: EventDraft) -> EventDraft | Drop:
     site_id = fields.hit.site_id.strip()
     if not site_id:
         return Drop(DropReason.MISSING_SITE_ID, "the site id is required")
-    return replace(draft, site_id=site_id)
+    return draft._replace(site_id=site_id)
 
 
 def put_event_id(fields: HitFields, draft: EventDraft) -> EventDraft | Drop:
@@ -86,15 +93,15 @@ def put_event_id(fields: HitFields, draft: EventDraft) -> EventDraft | Drop:
     """
     given = fields.event_id
     if given is None or given == "":
-        return replace(draft, event_id=fields.hit.hit_id)
+        return draft._replace(event_id=fields.hit.hit_id)
     if len(given) > 200:
         return Drop(DropReason.INVALID_EVENT_ID, f"event ids are at most 200 characters: {given[:64]!r}…")
     try:
-        return replace(draft, event_id=UUID(given))
+        return draft._replace(event_id=UUID(given))
     except ValueError:
         if fields.event_id_must_be_uuid:
             return Drop(DropReason.INVALID_EVENT_ID, f"'eid' is not a UUID: {given[:64]!r}")
-        return replace(draft, event_id=uuid5(NAMESPACE_URL, f"{draft.site_id}:{given}"))
+        return draft._replace(event_id=uuid5(NAMESPACE_URL, f"{draft.site_id}:{given}"))
 
 
 def put_event_name(fields: HitFields, draft: EventDraft) -> EventDraft | Drop:
@@ -104,7 +111,7 @@ def put_event_name(fields: HitFields, draft: EventDraft) -> EventDraft | Drop:
             DropReason.INVALID_EVENT_NAME,
             f"event names start with a letter and use at most 100 of [A-Za-z0-9_.:- ]: {name[:120]!r}",
         )
-    return replace(draft, event_name=name)
+    return draft._replace(event_name=name)
 
 
 def put_url(fields: HitFields, draft: EventDraft) -> EventDraft | Drop:
@@ -116,7 +123,7 @@ def put_url(fields: HitFields, draft: EventDraft) -> EventDraft | Drop:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return Drop(DropReason.INVALID_URL, f"the page URL must be an absolute http(s) URL: {url[:200]!r}")
-    return replace(draft, url=url)
+    return draft._replace(url=url)
 
 
 def put_event_time(fields: HitFields, draft: EventDraft) -> EventDraft | Drop:
@@ -128,13 +135,15 @@ def put_event_time(fields: HitFields, draft: EventDraft) -> EventDraft | Drop:
     received_at = fields.hit.received_at
     client_time = fields.client_time
     if client_time is None:
-        return replace(draft, event_time=received_at)
+        return draft._replace(event_time=received_at)
     if client_time < _EARLIEST_EVENT_TIME or client_time > received_at + _MAX_CLIENT_CLOCK_AHEAD:
         return Drop(DropReason.INVALID_TIMESTAMP, f"the event time is out of range: {client_time.isoformat()}")
     if fields.sent_at is not None:
         age = max(fields.sent_at - client_time, timedelta(0))
-        return replace(draft, event_time=received_at - age)
-    return replace(draft, event_time=min(client_time, received_at))
+        if age > received_at - _EARLIEST_EVENT_TIME:  # also keeps the subtraction below from overflowing
+            return Drop(DropReason.INVALID_TIMESTAMP, f"the event's age (sent - event time) is out of range: {age}")
+        return draft._replace(event_time=received_at - age)
+    return draft._replace(event_time=min(client_time, received_at))
 
 
 def put_properties(fields: HitFields, draft: EventDraft) -> EventDraft | Drop:
@@ -148,7 +157,7 @@ def put_properties(fields: HitFields, draft: EventDraft) -> EventDraft | Drop:
                 f"property {name[:40]!r}: names are 1-{MAX_PROPERTY_NAME_LENGTH} characters, "
                 f"values at most {MAX_PROPERTY_VALUE_LENGTH}",
             )
-    return replace(draft, properties=properties)
+    return draft._replace(properties=properties)
 
 
 def check_typed_properties(fields: HitFields, draft: EventDraft) -> EventDraft | Drop:
@@ -168,15 +177,28 @@ def check_typed_properties(fields: HitFields, draft: EventDraft) -> EventDraft |
 def put_locale(fields: HitFields, draft: EventDraft) -> EventDraft | Drop:
     """The browser's first language from Accept-Language (``en-GB,en;q=0.9`` -> ``en-gb``); never drops."""
     first = fields.hit.accept_language.split(",", 1)[0].split(";", 1)[0].strip().lower()
-    return replace(draft, locale=first if _LANGUAGE_TAG.match(first) else "")
+    return draft._replace(locale=first if _LANGUAGE_TAG.match(first) else "")
 
 
 def anonymise_ip(fields: HitFields, draft: EventDraft) -> EventDraft | Drop:
     """Keep only the network part of the address (IPv4 /24, IPv6 /48); the full address is never stored."""
+    return draft._replace(ip=masked_ip(fields.ip))
+
+
+def masked_ip(ip: str) -> str:
+    """``203.0.113.77`` -> ``203.0.113.0``, ``2001:db8:85a3::1`` -> ``2001:db8:85a3::``; anything else -> ``""``.
+
+    IPv4 takes a string fast path (validated by ``inet_pton``, 10x cheaper than ``ipaddress``).
+    """
     try:
-        address = ipaddress.ip_address(fields.ip)
+        socket.inet_pton(socket.AF_INET, ip)
+    except (OSError, ValueError):
+        pass
+    else:
+        return ip.rsplit(".", 1)[0] + ".0"
+    try:
+        address = ipaddress.ip_address(ip)
     except ValueError:
-        return replace(draft, ip="")
+        return ""
     prefix = 24 if address.version == 4 else 48
-    network = ipaddress.ip_network(f"{address}/{prefix}", strict=False)
-    return replace(draft, ip=str(network.network_address))
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)

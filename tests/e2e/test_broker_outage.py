@@ -23,6 +23,7 @@ from tests.support.polling import wait_until
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = 5000
 BATCH = 100
+PIXEL_HITS = 300
 
 
 @pytest.fixture
@@ -47,6 +48,12 @@ def test_no_event_is_lost_or_doubled_across_a_broker_outage(own_stack: LocalStac
     wait_until(lambda: collector.post("/v1/identify", json=probe).status_code == 200, what="the site to be known")
 
     own_stack.stop_part("kafka")
+    # Pixel hits do not wait for the broker: the producer holds them until its delivery timeout, then the
+    # spool takes them.
+    for n in range(PIXEL_HITS):
+        query = {"site": site_id, "e": "outage_pixel", "eid": str(uuid.uuid4()), "p.n": str(n)}
+        assert collector.get("/p.gif", params=query).status_code == 200
+    wait_until(lambda: collector.get("/readyz").json()["spool_bytes"] > 0, what="undelivered pixel hits spooled")
     # A collector (re)started during the outage serves the sites it last knew, from its snapshot.
     own_stack.stop_part("collector")
     own_stack.start_part("collector")
@@ -84,4 +91,8 @@ def test_no_event_is_lost_or_doubled_across_a_broker_outage(own_stack: LocalStac
 
     wait_until(all_arrived, what=f"{EVENTS} events after the outage", timeout_seconds=180)
     assert clickhouse.query(query, parameters={"s": site_id}).result_rows == [(EVENTS, EVENTS, EVENTS)]
+    pixels = query.replace("'Outage Event'", "'outage_pixel'")
+    wait_until(lambda: clickhouse.query(pixels, parameters={"s": site_id}).result_rows[0][0] >= PIXEL_HITS,
+               what="the pixel hits after the outage")  # fmt: skip
+    assert clickhouse.query(pixels, parameters={"s": site_id}).result_rows == [(PIXEL_HITS, PIXEL_HITS, PIXEL_HITS)]
     wait_until(lambda: collector.get("/readyz").json()["spool_bytes"] == 0, what="the spool to drain")

@@ -11,8 +11,8 @@ import orjson
 from clickhouse_connect.driver.client import Client
 
 from stack.settings import StackSettings
-from tests.e2e.conftest import RegisteredSite
 from tests.support.polling import wait_until
+from tests.support.sites import RegisteredSite
 
 ALLOWED = "https://shop.example"
 

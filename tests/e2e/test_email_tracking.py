@@ -16,8 +16,8 @@ from schemas.email import EmailRecipientMessage, EmailTokens
 from stack.email_keys import email_signing_keys
 from stack.email_links import click_url, open_pixel_url
 from stack.settings import StackSettings
-from tests.e2e.conftest import RegisteredSite
 from tests.support.polling import wait_until
+from tests.support.sites import RegisteredSite
 
 ROOT = Path(__file__).resolve().parents[2]
 

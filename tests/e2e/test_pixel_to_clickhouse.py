@@ -15,8 +15,8 @@ from clickhouse_connect.driver.client import Client
 
 from collector.app import TRANSPARENT_GIF
 from stack.settings import StackSettings
-from tests.e2e.conftest import RegisteredSite
 from tests.support.polling import wait_until
+from tests.support.sites import RegisteredSite
 
 
 @pytest.fixture
@@ -163,8 +163,15 @@ def test_a_retried_hit_with_the_same_event_id_counts_once(
 
 def test_services_expose_health_and_prometheus_metrics(beacon_stack: StackSettings) -> None:
     assert httpx.get(f"{beacon_stack.collector_url}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{beacon_stack.collector_url}/readyz").json()["status"] == "ready"
+    httpx.get(f"{beacon_stack.collector_url}/p.gif")
+    httpx.post(f"{beacon_stack.collector_url}/v1/track", content=b"{}")
+    httpx.get(f"{beacon_stack.collector_url}/no/such/page")
     metrics = httpx.get(f"{beacon_stack.collector_url}/metrics").text
-    assert "beacon_collector_hits_total" in metrics
+    for family in ("beacon_collector_hits_total", "beacon_collector_spool_bytes", "beacon_collector_produce_seconds"):
+        assert family in metrics
+    for route, status in (("/p.gif", "200"), ("/v1/track", "401"), ("unmatched", "404")):
+        assert f'beacon_collector_http_requests_total{{route="{route}",status="{status}"}}' in metrics
     for port, name in ((beacon_stack.stream_web_port, "beacon_normalize"), (beacon_stack.writer_port, "beacon_writer")):
         assert httpx.get(f"http://{beacon_stack.host}:{port}/health").status_code == 200
         assert name in httpx.get(f"http://{beacon_stack.host}:{port}/metrics").text

@@ -15,8 +15,8 @@ from clickhouse_connect.driver.client import Client
 
 from stack.ephemeral import free_port
 from stack.settings import StackSettings
-from tests.e2e.conftest import RegisteredSite
 from tests.support.polling import wait_until
+from tests.support.sites import RegisteredSite
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -19,8 +19,8 @@ from rudderstack.analytics.client import Client as RudderClient
 from segment.analytics.client import Client as SegmentClient
 
 from stack.settings import StackSettings
-from tests.e2e.conftest import RegisteredSite
 from tests.support.polling import wait_until
+from tests.support.sites import RegisteredSite
 
 
 def rows(clickhouse: Client, sql: str, **parameters: Any) -> list[tuple[Any, ...]]:

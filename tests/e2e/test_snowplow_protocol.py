@@ -20,8 +20,8 @@ from snowplow_tracker import (
 )
 
 from stack.settings import StackSettings
-from tests.e2e.conftest import RegisteredSite
 from tests.support.polling import wait_until
+from tests.support.sites import RegisteredSite
 
 
 @pytest.mark.parametrize("method", ["post", "get"])

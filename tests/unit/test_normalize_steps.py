@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from schemas.dead_letters import KEPT_PAYLOAD_BYTES, DeadLetter, DropReason, Stage
 from schemas.events import Consent, Event, HitSource, RawHit
 from stream_processors.normalize.pipeline import normalize_hit, normalize_payload
-from stream_processors.normalize.steps import Drop
+from stream_processors.normalize.steps import Drop, masked_ip
 
 RECEIVED = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
 
@@ -139,6 +142,9 @@ def test_client_time_alone_is_trusted_but_never_after_receipt() -> None:
         ("203.0.113.77", "203.0.113.0"),
         ("2001:db8:abcd:12:1:2:3:4", "2001:db8:abcd::"),
         ("not-an-ip", ""),
+        ("010.1.2.3", ""),
+        ("1.2.3", ""),
+        ("::ffff:1.2.3.4", "::"),
     ],
 )
 def test_ip_addresses_are_anonymised(ip: str, stored: str) -> None:
@@ -204,3 +210,8 @@ def test_an_oversized_dead_letter_keeps_its_beginning_and_its_size() -> None:
     cut = DeadLetter.of_text(uuid4(), Stage.COLLECTOR, DropReason.PAYLOAD_TOO_LARGE, "", "", RECEIVED, RECEIVED,
                              "é" * KEPT_PAYLOAD_BYTES)  # fmt: skip
     assert (len(cut.payload.encode()), cut.payload_bytes) == (KEPT_PAYLOAD_BYTES, 2 * KEPT_PAYLOAD_BYTES)
+
+
+@given(st.ip_addresses(v=4))
+def test_the_ipv4_fast_path_masks_like_ipaddress(address: ipaddress.IPv4Address) -> None:
+    assert masked_ip(str(address)) == str(ipaddress.ip_network(f"{address}/24", strict=False).network_address)
