@@ -9,8 +9,8 @@ import orjson
 from clickhouse_connect.driver.client import Client
 
 from stack.settings import StackSettings
-from tests.support.sites import RegisteredSite
 from tests.support.polling import wait_until
+from tests.support.sites import RegisteredSite
 
 CLIENT_IP = "198.51.100.77"  # sent as X-Forwarded-For, which the collector trusts from loopback
 SERVER_SIDE_IP = "198.51.100.78"  # a Segment message's context.ip
