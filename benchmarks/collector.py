@@ -40,11 +40,12 @@ PIXEL_QUERY = "site=bench&url=https%3A%2F%2Fshop.example%2Fproducts%2F42&aid=vis
 
 @contextmanager
 def server(
-    module_app: str, port: int, environment: dict[str, str], *, factory: bool = False
+    module_app: str, port: int, environment: dict[str, str], *, factory: bool = False, workers: int = 1
 ) -> Iterator[subprocess.Popen[bytes]]:
     """The same uvicorn settings for the collector and the baseline: uvloop, httptools, no access log."""
     command = [sys.executable, "-m", "uvicorn", module_app, "--port", str(port), "--no-access-log",
-               "--log-level", "warning", "--loop", "uvloop", "--http", "httptools"]  # fmt: skip
+               "--log-level", "warning", "--loop", "uvloop", "--http", "httptools",
+               "--workers", str(workers)]  # fmt: skip
     if factory:
         command.append("--factory")
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **environment})
@@ -84,7 +85,8 @@ def hey(arguments: list[str]) -> tuple[float, dict[str, float], str]:
 
 
 class PeakMemory:
-    """Samples a process's resident memory in the background; ``peak_mib`` is the largest seen."""
+    """Samples the resident memory of a process and its children (uvicorn's workers) in the background;
+    ``peak_mib`` is the largest total seen."""
 
     def __init__(self, pid: int) -> None:
         self._pid = pid
@@ -95,12 +97,16 @@ class PeakMemory:
 
     def _sample(self) -> None:
         while not self._stop.wait(0.2):
-            try:
-                status = Path(f"/proc/{self._pid}/status").read_text()
-            except OSError:
-                return
-            resident = int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1))  # type: ignore[union-attr]
-            self.peak_mib = max(self.peak_mib, resident / 1024)
+            children = Path(f"/proc/{self._pid}/task/{self._pid}/children")
+            pids = [self._pid, *(int(pid) for pid in children.read_text().split())] if children.exists() else []
+            resident_kib = 0
+            for pid in pids:
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                except OSError:
+                    continue
+                resident_kib += int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1))  # type: ignore[union-attr]
+            self.peak_mib = max(self.peak_mib, resident_kib / 1024)
 
     def stop(self) -> float:
         self._stop.set()
@@ -111,6 +117,9 @@ class PeakMemory:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes, for both the collector and the baseline"
+    )
     arguments = parser.parse_args()
     for tool in ("wrk", "hey"):
         if shutil.which(tool) is None:
@@ -131,11 +140,18 @@ def main() -> None:
             "BEACON_COLLECTOR_RATE_PER_SITE": "1e9",
             "BEACON_COLLECTOR_BURST_PER_SITE": "1e9",
         }
-        print(f"load: wrk -t1 -c64 -d{arguments.seconds}s / hey, on loopback; 2 cores shared with the broker\n")
+        print(f"load: wrk -t1 -c64 -d{arguments.seconds}s / hey, on loopback; 2 cores shared with the broker; "
+              f"{arguments.workers} server process(es)\n")  # fmt: skip
 
-        with server("benchmarks.bare_pixel_app:app", bare_port, {}):
+        with server("benchmarks.bare_pixel_app:app", bare_port, {}, workers=arguments.workers):
             bare_rate, bare_output = wrk(f"http://127.0.0.1:{bare_port}/p.gif?{PIXEL_QUERY}", arguments.seconds)
-        with server("collector.asgi:create_from_environment", collector_port, environment, factory=True) as collector:
+        with server(
+            "collector.asgi:create_from_environment",
+            collector_port,
+            environment,
+            factory=True,
+            workers=arguments.workers,
+        ) as collector:
             memory = PeakMemory(collector.pid)
             base = f"http://127.0.0.1:{collector_port}"
             pixel_rate, pixel_output = wrk(f"{base}/p.gif?{PIXEL_QUERY}", arguments.seconds)

@@ -61,14 +61,12 @@ def incoming_messages(
     for message in messages:
         fields = message if isinstance(message, dict) else {}
         visitor_key = next((str(fields[name]) for name in visitor_fields if fields.get(name)), "")
-        # model_construct: every field is built here from typed values, so validation would only cost time.
-        hit = RawHit.model_construct(
+        hit = RawHit(
             hit_id=uuid4(),
             source=source,
             received_at=received_at,
             site_id=site_id,
             visitor_key=visitor_key[:200],
-            query={},  # given, not defaulted: a default factory costs model_construct a signature inspection
             body=orjson.dumps(message).decode(),
             sent_at=sent_at,
             **client.fields(),

@@ -78,8 +78,7 @@ def parse_query(query_string: str) -> dict[str, str]:
 def raw_hit_from_query(
     *, hit_id: UUID, source: HitSource, received_at: datetime, query: Mapping[str, str], client: ClientContext
 ) -> RawHit:
-    # model_construct: every field is built here from typed values, so validation would only cost time.
-    return RawHit.model_construct(
+    return RawHit(
         hit_id=hit_id,
         source=source,
         received_at=received_at,
