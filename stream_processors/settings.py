@@ -16,6 +16,9 @@ class StreamWorkerSettings(KafkaSettings):
     stream_data_dir: Path = Path(".beacon/stream")
     # Short timeouts make a worker joining or leaving rebalance in seconds, not the default minute.
     stream_session_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Store client IPs whole instead of anonymised (IPv4 /24, IPv6 /48). Off by default: turn it on only with
+    # a legal basis to keep full addresses.
+    stream_keep_full_ip: bool = False
 
 
 class WarehouseWriterSettings(KafkaSettings, ClickHouseSettings):

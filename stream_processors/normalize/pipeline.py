@@ -21,6 +21,7 @@ from stream_processors.normalize.steps import (
     HitFields,
     anonymise_ip,
     check_typed_properties,
+    keep_whole_ip,
     put_event_id,
     put_event_name,
     put_event_time,
@@ -32,17 +33,23 @@ from stream_processors.normalize.steps import (
 
 Step = Callable[[HitFields, EventDraft], EventDraft | Drop]
 
-NORMALIZE_STEPS: Sequence[Step] = (
-    require_site_id,
-    put_event_id,
-    put_event_name,
-    put_url,
-    put_event_time,
-    put_properties,
-    check_typed_properties,
-    put_locale,
-    anonymise_ip,
-)
+
+def normalize_steps(*, keep_full_ip: bool = False) -> Sequence[Step]:
+    """The steps in order; the client's IP is anonymised unless the operator opted out (a setting)."""
+    return (
+        require_site_id,
+        put_event_id,
+        put_event_name,
+        put_url,
+        put_event_time,
+        put_properties,
+        check_typed_properties,
+        put_locale,
+        keep_whole_ip if keep_full_ip else anonymise_ip,
+    )
+
+
+NORMALIZE_STEPS = normalize_steps()
 
 
 def normalize_hit(hit: RawHit, steps: Sequence[Step] = NORMALIZE_STEPS) -> Event | Drop:
@@ -86,7 +93,9 @@ def dead_letter_for(hit: RawHit, drop: Drop, stage: Stage, rejected_at: datetime
     )
 
 
-def normalize_payload(payload: bytes, now: datetime | None = None) -> Event | DeadLetter:
+def normalize_payload(
+    payload: bytes, now: datetime | None = None, steps: Sequence[Step] = NORMALIZE_STEPS
+) -> Event | DeadLetter:
     """Decode one raw-hits message and normalize it; anything unusable becomes a dead letter, never an error."""
     rejected_at = now or datetime.now(UTC)
     try:
@@ -99,7 +108,7 @@ def normalize_payload(payload: bytes, now: datetime | None = None) -> Event | De
             payload,
             rejected_at,
         )
-    outcome = normalize_hit(hit)
+    outcome = normalize_hit(hit, steps)
     if isinstance(outcome, Event):
         return outcome
     return dead_letter_for(hit, outcome, Stage.NORMALIZE, rejected_at)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from schemas.dead_letters import KEPT_PAYLOAD_BYTES, DeadLetter, DropReason, Stage
 from schemas.events import Consent, Event, HitSource, RawHit
-from stream_processors.normalize.pipeline import normalize_hit, normalize_payload
+from stream_processors.normalize.pipeline import normalize_hit, normalize_payload, normalize_steps
 from stream_processors.normalize.steps import Drop, masked_ip
 
 RECEIVED = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
@@ -215,3 +215,11 @@ def test_an_oversized_dead_letter_keeps_its_beginning_and_its_size() -> None:
 @given(st.ip_addresses(v=4))
 def test_the_ipv4_fast_path_masks_like_ipaddress(address: ipaddress.IPv4Address) -> None:
     assert masked_ip(str(address)) == str(ipaddress.ip_network(f"{address}/24", strict=False).network_address)
+
+
+def test_the_whole_ip_is_kept_only_when_the_operator_opts_in() -> None:
+    raw = hit({"site": "s", "url": "https://a.example/"}, ip="203.0.113.77")
+    kept = normalize_hit(raw, normalize_steps(keep_full_ip=True))
+    assert isinstance(kept, Event)
+    assert kept.ip == "203.0.113.77"
+    assert event_of({"site": "s", "url": "https://a.example/"}, ip="203.0.113.77").ip == "203.0.113.0"
