@@ -120,8 +120,12 @@ def put_url(fields: HitFields, draft: EventDraft) -> EventDraft | Drop:
         if fields.url_required:
             return Drop(DropReason.MISSING_URL, f"a {draft.event_name} needs the page URL")
         return draft
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        absolute = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # urlsplit refuses some outright, e.g. "http://[::1" (a broken IPv6 literal)
+        absolute = False
+    if not absolute:
         return Drop(DropReason.INVALID_URL, f"the page URL must be an absolute http(s) URL: {url[:200]!r}")
     return draft._replace(url=url)
 
@@ -183,6 +187,14 @@ def put_locale(fields: HitFields, draft: EventDraft) -> EventDraft | Drop:
 def anonymise_ip(fields: HitFields, draft: EventDraft) -> EventDraft | Drop:
     """Keep only the network part of the address (IPv4 /24, IPv6 /48); the full address is never stored."""
     return draft._replace(ip=masked_ip(fields.ip))
+
+
+def keep_whole_ip(fields: HitFields, draft: EventDraft) -> EventDraft | Drop:
+    """Instead of ``anonymise_ip``, only where the operator opted in (``BEACON_STREAM_KEEP_FULL_IP``)."""
+    try:
+        return draft._replace(ip=str(ipaddress.ip_address(fields.ip)))
+    except ValueError:
+        return draft._replace(ip="")
 
 
 def masked_ip(ip: str) -> str:
