@@ -2,7 +2,8 @@
 
 Each test checks every answer as it comes (no 5xx, the GIF, a refusal naming its dead letters). What must
 reach ClickHouse is looked up once, after the last fuzz test, in one wait: every dead letter named, every
-marker sent. A full run of the suite must also have generated at least ``MIN_CASES`` cases.
+marker sent; and the stack must have logged no error meanwhile. A full run of the suite must also have
+generated at least ``MIN_CASES`` cases.
 """
 
 from __future__ import annotations
@@ -30,12 +31,12 @@ _LEDGERS: list[Ledger] = []
 _DESELECTED: list[str] = []
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def fuzz_target(
     beacon_stack: StackSettings, registered_site: RegisteredSite, clickhouse: Client
 ) -> Iterator[Collector]:
-    """The collector; at the end of the session, everything the fuzz tests sent is looked up in ClickHouse and
-    the stack's logs are read for errors logged meanwhile."""
+    """The collector; after the last fuzz test (package scope: before other tests use the stack), everything
+    the fuzz tests sent is looked up in ClickHouse and the stack's logs are read for errors logged meanwhile."""
     limits = httpx.Limits(max_connections=SENDERS, max_keepalive_connections=SENDERS)
     logged_before = log_sizes(beacon_stack.log_dir)
     with httpx.Client(timeout=30, limits=limits) as client, ThreadPoolExecutor(SENDERS) as pool:
@@ -57,13 +58,13 @@ def fuzz_target(
 
 @pytest.fixture
 def ledger(request: pytest.FixtureRequest, fuzz_target: Collector) -> Iterator[Ledger]:
-    """What this test sent, looked up in ClickHouse when the session ends."""
+    """What this test sent, looked up in ClickHouse after the last fuzz test."""
     kept = Ledger(request.node.nodeid)
     yield kept
     _LEDGERS.append(kept)
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def suite_case_count(request: pytest.FixtureRequest) -> Iterator[None]:
     """When the whole fuzz suite ran (every module, nothing deselected, nothing failed), it must have generated
     at least ``MIN_CASES`` cases."""
