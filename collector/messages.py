@@ -183,9 +183,15 @@ def _unavailable(intake: Intake, source: HitSource, count: int) -> CollectorErro
     return CollectorError(503, "unavailable", "the event stream is unavailable; retry", retry_after_seconds=5)
 
 
-def _check(incoming: IncomingMessage) -> Event | Drop:
+def _check(incoming: IncomingMessage) -> Event | Drop | None:
+    """The message's event, why it is refused, or None when the check itself failed (a bug in Beacon): then
+    the message is accepted, and the stream keeps it in the dead letters (``pipeline_error``) for replay."""
     if not isinstance(incoming.message, dict):
         return Drop(DropReason.INVALID_MESSAGE, "a message must be a JSON object")
     if incoming.hit.body is not None and len(incoming.hit.body.encode()) > MAX_MESSAGE_BYTES:
         return Drop(DropReason.PAYLOAD_TOO_LARGE, f"a message is at most {MAX_MESSAGE_BYTES} bytes")
-    return normalize_hit(incoming.hit)
+    try:
+        return normalize_hit(incoming.hit)
+    except Exception:
+        log.exception("message_check_failed", hit_id=str(incoming.hit.hit_id))
+        return None

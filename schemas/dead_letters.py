@@ -39,6 +39,7 @@ class DropReason(StrEnum):
     INVALID_TIMESTAMP = "invalid_timestamp"
     INVALID_PROPERTY = "invalid_property"
     UNWRITABLE_ROW = "unwritable_row"
+    PIPELINE_ERROR = "pipeline_error"  # a bug in Beacon, not in the input: replay the hit once it is fixed
 
 
 class DeadLetter(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+import structlog
 from pydantic import ValidationError
 
 from schemas.dead_letters import DeadLetter, DropReason, Stage
@@ -32,6 +33,8 @@ from stream_processors.normalize.steps import (
 )
 
 Step = Callable[[HitFields, EventDraft], EventDraft | Drop]
+
+log = structlog.get_logger("normalize")
 
 
 def normalize_steps(*, keep_full_ip: bool = False) -> Sequence[Step]:
@@ -108,7 +111,11 @@ def normalize_payload(
             payload,
             rejected_at,
         )
-    outcome = normalize_hit(hit, steps)
+    try:
+        outcome = normalize_hit(hit, steps)
+    except Exception as error:  # a bug in a step must not stop the agent nor lose the hit: keep it for replay
+        log.exception("pipeline_error", hit_id=str(hit.hit_id))
+        outcome = Drop(DropReason.PIPELINE_ERROR, f"{type(error).__name__}: {error}"[:500])
     if isinstance(outcome, Event):
         return outcome
     return dead_letter_for(hit, outcome, Stage.NORMALIZE, rejected_at)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from schemas.dead_letters import KEPT_PAYLOAD_BYTES, DeadLetter, DropReason, Stage
 from schemas.events import Consent, Event, HitSource, RawHit
 from stream_processors.normalize.pipeline import normalize_hit, normalize_payload, normalize_steps
-from stream_processors.normalize.steps import Drop, masked_ip
+from stream_processors.normalize.steps import Drop, EventDraft, HitFields, masked_ip
 
 RECEIVED = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
 
@@ -223,3 +223,14 @@ def test_the_whole_ip_is_kept_only_when_the_operator_opts_in() -> None:
     assert isinstance(kept, Event)
     assert kept.ip == "203.0.113.77"
     assert event_of({"site": "s", "url": "https://a.example/"}, ip="203.0.113.77").ip == "203.0.113.0"
+
+
+def test_a_step_that_fails_keeps_the_hit_as_a_pipeline_error() -> None:
+    def broken(fields: HitFields, draft: EventDraft) -> EventDraft:
+        raise OverflowError("date value out of range")
+
+    raw = hit({"site": "s", "url": "https://a.example/"})
+    letter = normalize_payload(raw.model_dump_json().encode(), now=RECEIVED, steps=(broken,))
+    assert isinstance(letter, DeadLetter)
+    assert (letter.reason, letter.detail) == (DropReason.PIPELINE_ERROR, "OverflowError: date value out of range")
+    assert RawHit.model_validate_json(letter.payload) == raw  # replayable once the step is fixed
