@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
+import hypothesis
 import orjson
 from clickhouse_connect.driver.client import Client
 
@@ -405,3 +406,17 @@ def with_origin(probe: Probe, origin: str | None) -> Probe:
     if origin is None:
         return probe
     return replace(probe, headers=(*probe.headers, ("Origin", origin)), origin=origin)
+
+
+def fuzz_settings(examples: int) -> hypothesis.settings:
+    """Every fuzz test's hypothesis settings: reproducible (derandomized, no example database), no deadline
+    (each example waits for the broker), and no health checks (the strategies are large on purpose)."""
+    return hypothesis.settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=(hypothesis.Phase.explicit, hypothesis.Phase.generate, hypothesis.Phase.shrink),
+        suppress_health_check=list(hypothesis.HealthCheck),
+        print_blob=False,
+    )

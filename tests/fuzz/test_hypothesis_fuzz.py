@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.fuzz import strategies
-from tests.fuzz.harness import Collector, Ledger, Probe
+from tests.fuzz.harness import Collector, Ledger, Probe, fuzz_settings
 
 pytestmark = pytest.mark.fuzz
 
@@ -25,15 +25,7 @@ def fuzz(target: Collector, ledger: Ledger, probes: st.SearchStrategy[Probe], ex
     """Run ``examples`` hypothesis examples of a few probes each (tests/fuzz/conftest.py then looks for every
     input in ClickHouse)."""
 
-    @settings(
-        max_examples=examples,
-        deadline=None,
-        database=None,
-        derandomize=True,
-        phases=(Phase.explicit, Phase.generate, Phase.shrink),
-        suppress_health_check=list(HealthCheck),
-        print_blob=False,
-    )
+    @fuzz_settings(examples)
     @given(st.lists(probes, min_size=MIN_REQUESTS_PER_EXAMPLE, max_size=MAX_REQUESTS_PER_EXAMPLE))
     def send(batch: list[Probe]) -> None:
         target.send_all(batch, ledger)

@@ -17,7 +17,7 @@ from urllib.parse import unquote
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis import Case, GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -31,7 +31,7 @@ from schemathesis.specs.openapi.checks import (
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from stack.settings import StackSettings
-from tests.fuzz.harness import Answer, Collector, Ledger, Probe, Sent, check_answer, new_marker
+from tests.fuzz.harness import Answer, Collector, Ledger, Probe, Sent, check_answer, fuzz_settings, new_marker
 from tests.fuzz.strategies import basic_auth
 
 pytestmark = pytest.mark.fuzz
@@ -114,15 +114,7 @@ def test_operation_answers_as_documented_and_keeps_every_input(
     for mode in modes:
         cases = st.tuples(operation.as_strategy(generation_mode=mode), aims)
 
-        @settings(
-            max_examples=OPERATIONS[label],
-            deadline=None,
-            database=None,
-            derandomize=True,
-            phases=(Phase.explicit, Phase.generate, Phase.shrink),
-            suppress_health_check=list(HealthCheck),
-            print_blob=False,
-        )
+        @fuzz_settings(OPERATIONS[label])
         @given(st.lists(cases, min_size=1, max_size=16))
         def send(batch: list[tuple[Case[Any], Aim]]) -> None:
             outcomes = list(fuzz_target.pool.map(lambda aimed: _call(fuzz_target, label, *aimed), batch))
