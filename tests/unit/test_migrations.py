@@ -51,3 +51,11 @@ def test_statements_are_split_at_line_ending_semicolons_and_comments_dropped() -
         "ALTER TABLE a ADD COLUMN b UInt8",
     ]
     assert migration.checksum == Migration(1, "x", migration.sql).checksum
+
+
+def test_the_analyst_guide_documents_every_column_the_writer_fills() -> None:
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "analysts.md").read_text()
+    for table in WAREHOUSE_TABLES:
+        section = guide.split(f"## `{table.table}`", 1)[1].split("\n## ", 1)[0]
+        for column in table.columns:
+            assert f"| `{column}` |" in section, f"{table.table}.{column} is not in docs/analysts.md"
