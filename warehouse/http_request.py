@@ -2,11 +2,15 @@
 
 The rules follow ClickHouse's HTTP interface: the query comes from ``?query=`` and/or the body (the body is
 appended to the URL query); an INSERT's data follows its ``FORMAT <name>`` clause; ``param_<name>`` values
-fill ``{name:Type}`` placeholders; every other unknown parameter is a query-level setting.
+fill ``{name:Type}`` placeholders; every other unknown parameter is a query-level setting. A
+``multipart/form-data`` body carries the query and its parameters as form fields instead (clickhouse-connect
+sends them so once they are too long for a URL).
 """
 
 from __future__ import annotations
 
+import email
+import email.policy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -72,6 +76,22 @@ class QueryRequest:
     parameters: Mapping[str, str]
     insert: InsertData | None = None
     session_change: SessionChange | None = None
+
+
+def form_fields(content_type: str, body: bytes) -> dict[str, str]:
+    """The text fields of a ``multipart/form-data`` body: ``query`` and ``param_<name>`` values."""
+    message = email.message_from_bytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body, policy=email.policy.HTTP
+    )
+    if not message.is_multipart():
+        raise WarehouseError(SYNTAX_ERROR, "a multipart/form-data body without parts")
+    fields: dict[str, str] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if isinstance(name, str) and part.get_filename() is None and isinstance(payload, bytes):
+            fields[name] = payload.decode()
+    return fields
 
 
 def parse_query_request(params: Mapping[str, str], body: bytes) -> QueryRequest:

@@ -26,7 +26,7 @@ from runtime.settings import load_settings
 from warehouse.engine import Engine, QueryOutcome
 from warehouse.errors import QUERY_IS_TOO_LARGE, WarehouseError
 from warehouse.http_encoding import choose_response_encoding, decode_body, encode_body
-from warehouse.http_request import QueryRequest, parse_query_request
+from warehouse.http_request import QueryRequest, form_fields, parse_query_request
 from warehouse.http_sessions import HttpSessions
 from warehouse.settings import WarehouseSettings
 
@@ -85,9 +85,14 @@ def create_app(settings: WarehouseSettings) -> Starlette:
         try:
             _authenticate(request, params, settings)
             body = await _read_body(request, settings.warehouse_max_request_bytes)
+            body = decode_body(body, request.headers.get("content-encoding"))
+            content_type = request.headers.get("content-type", "")
+            if content_type.startswith("multipart/form-data"):
+                params = {**params, **form_fields(content_type, body)}
+                body = b""
             if not body and "query" not in params:
                 return PlainTextResponse("Ok.\n", headers=headers)
-            parsed = parse_query_request(params, decode_body(body, request.headers.get("content-encoding")))
+            parsed = parse_query_request(params, body)
             kind = "insert" if parsed.insert else ("select" if parsed.returns_rows else "command")
             outcome = await _execute(parsed, params, sessions, state["engine"])  # type: ignore[arg-type]
         except WarehouseError as error:

@@ -68,6 +68,12 @@ def test_server_side_and_client_side_parameters(clickhouse: Client, table: str) 
     assert server_side.result_rows == [(4,)]
     client_side = clickhouse.query(f"SELECT name FROM {table} WHERE name = %(name)s", parameters={"name": "n5"})
     assert client_side.result_rows == [("n5",)]
+    # Parameters too long for a URL: clickhouse-connect sends them, and the query, as multipart form fields.
+    many = [*range(3, 1003)]
+    in_form = clickhouse.query(
+        f"SELECT count() FROM {table} WHERE id IN {{ids:Array(UInt64)}}", parameters={"ids": many}
+    )
+    assert in_form.result_rows == [(7,)]
 
 
 def test_settings_reach_the_engine_per_query(clickhouse: Client) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from warehouse.errors import WarehouseError
-from warehouse.http_request import parse_query_request
+from warehouse.http_request import form_fields, parse_query_request
 
 
 def test_query_in_url_uses_default_format_when_none_is_given() -> None:
@@ -100,3 +100,14 @@ def test_an_empty_query_is_a_syntax_error(params: dict[str, str], body: bytes) -
 def test_a_query_that_is_not_utf8_is_refused() -> None:
     with pytest.raises(WarehouseError):
         parse_query_request({}, b"SELECT '\xff'")
+
+
+def test_form_fields_carry_the_query_and_its_parameters() -> None:
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="query"\r\n\r\nSELECT {n:UInt8}\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="param_n"\r\n\r\n7\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="data"; filename="x.csv"\r\n\r\n1,2\r\n--b--\r\n'
+    )
+    assert form_fields("multipart/form-data; boundary=b", body) == {"query": "SELECT {n:UInt8}", "param_n": "7"}
+    with pytest.raises(WarehouseError):
+        form_fields("multipart/form-data; boundary=b", b"not multipart")
