@@ -8,11 +8,12 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from collector.site_registry import read_sites
 from schemas.sites import new_write_key
-from stack.site_admin import create_site
+from stack.site_admin import add_write_key, create_site
 
 DEMO_SITE_ID = "demo"
 DEMO_DOMAINS = ["localhost", "127.0.0.1"]
@@ -39,8 +40,11 @@ def ensure_demo_site(home: Path, kafka_bootstrap: str) -> DemoSite:
 
 
 async def _register(site: DemoSite, kafka_bootstrap: str) -> None:
+    """Create the demo site, or, when another home on the same broker created it, add this home's key."""
     registry = await read_sites(kafka_bootstrap)
     if registry.get(site.site_id) is None:
         await create_site(
             kafka_bootstrap, site_id=site.site_id, name="Demo shop", domains=DEMO_DOMAINS, write_key=site.write_key
         )
+    elif registry.authenticate(site.write_key, datetime.now(UTC)) is None:
+        await add_write_key(kafka_bootstrap, site.site_id, site.write_key)

@@ -43,6 +43,16 @@ async def create_site(
     return site, key
 
 
+async def add_write_key(bootstrap: str, site_id: str, write_key: str) -> Site:
+    """Let one more key write to a site, beside its current ones (the demo site shared by local homes)."""
+    site = await _existing(bootstrap, site_id)
+    now = datetime.now(UTC)
+    added = WriteKey(sha256=digest_write_key(write_key), created_at=now)
+    updated = site.model_copy(update={"write_keys": (*site.write_keys, added), "updated_at": now})
+    await _publish(bootstrap, updated)
+    return updated
+
+
 async def rotate_write_key(bootstrap: str, site_id: str, *, grace: timedelta) -> tuple[Site, str]:
     """Issue a new key; the current ones keep working for ``grace`` (zero: stop at once)."""
     site = await _existing(bootstrap, site_id)
