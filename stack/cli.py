@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -10,19 +11,22 @@ import sys
 import time
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from runtime.clickhouse import connect_clickhouse
 from runtime.settings import SettingsError, load_settings
 from schemas.email import EmailRecipientMessage, EmailTokens
+from schemas.traffic import TrafficSettings
 from stack.dead_letter_admin import DeadLetterFilter, replay, summarize
+from stack.demo_site import DEMO_DOMAINS, DemoSite
 from stack.email_keys import email_signing_keys
 from stack.email_links import click_url, open_pixel_url, wrap_email_html
 from stack.provision import provision_warehouse
@@ -36,6 +40,8 @@ from stack.site_admin import (
     site_id_from_name,
 )
 from stack.supervisor import LocalStack, StackError
+from stack.traffic_plan import plan_traffic
+from stack.traffic_send import TrafficTarget, expected_events, send_traffic
 
 app = typer.Typer(
     help="Beacon: first-party behavioural event streaming. Settings come from BEACON_* variables.",
@@ -337,6 +343,52 @@ def dead_letters_replay(reason: ReasonOption = None, stage: StageOption = None, 
     console.print(
         f"replayed {report.replayed}; not replayable (refused before they were hits): {report.not_replayable}"
     )
+
+
+demo_app = typer.Typer(help="The demo site: generated traffic to look at with ./beacon sql.")
+app.add_typer(demo_app, name="demo")
+
+
+@demo_app.command("traffic")
+def demo_traffic(
+    visitors: Annotated[int, typer.Option(help="How many visitors.", min=1)] = 100,
+    seed: Annotated[int, typer.Option(help="The same seed plans the same traffic.")] = 1,
+    hours: Annotated[float, typer.Option(help="Traffic over this many hours, ending about now.", min=0.1)] = 6.0,
+    duplicates: Annotated[float, typer.Option(help="Share of events sent twice.", min=0, max=1)] = 0.02,
+    late: Annotated[float, typer.Option(help="Share of events delivered 10-50 minutes late.", min=0, max=1)] = 0.05,
+    bots: Annotated[float, typer.Option(help="Share of visitors that are crawlers.", min=0, max=1)] = 0.05,
+) -> None:
+    """Send realistic, seeded traffic to the running stack's demo site (sessions, campaigns, purchases,
+    chats, newsletters, crawlers, retries and late deliveries)."""
+    settings = _settings()
+    site_file = settings.home / "demo_site.json"
+    if not site_file.exists():
+        errors.print("[red]no demo site here yet: start the stack with ./beacon up first[/red]")
+        raise typer.Exit(1)
+    site = DemoSite(**json.loads(site_file.read_text()))
+    plan = TrafficSettings(
+        seed=seed, visitors=visitors, start=datetime.now(UTC) - timedelta(hours=hours + 1), hours=hours,
+        duplicate_rate=duplicates, late_rate=late, bot_share=bots,
+    )  # fmt: skip
+    planned = plan_traffic(site.site_id, plan)
+    target = TrafficTarget(
+        collector_url=settings.collector_url,
+        site_id=site.site_id,
+        write_key=site.write_key,
+        origin=f"http://{DEMO_DOMAINS[0]}",
+        email_tokens=EmailTokens(email_signing_keys(settings.home).split(",")),
+    )
+    with Progress(console=console) as progress:
+        task = progress.add_task(f"sending {len(planned):,} events", total=len(planned))
+        report = send_traffic(planned, target, on_progress=lambda sent: progress.advance(task, sent))
+    distinct, emails = expected_events(planned)
+    console.print(
+        f"sent {report.events:,} events in {report.requests:,} requests: {distinct:,} distinct events "
+        f"and {emails:,} email opens and clicks are expected in beacon.events"
+    )
+    if report.refused:
+        errors.print(f"[red]{len(report.refused)} requests were refused[/red], e.g. {report.refused[0]}")
+        raise typer.Exit(1)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

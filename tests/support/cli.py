@@ -13,8 +13,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def beacon_against(stack: StackSettings, *arguments: str) -> subprocess.CompletedProcess[str]:
     environment = {key: value for key, value in os.environ.items() if not key.startswith("BEACON_")} | {
+        "BEACON_HOME": str(stack.home),
         "BEACON_KAFKA_BOOTSTRAP": stack.kafka_address,
         "BEACON_CLICKHOUSE_URL": stack.clickhouse_address,
+        "BEACON_COLLECTOR_PORT": str(stack.collector_port),
         "COLUMNS": "200",
     }
     return subprocess.run(
