@@ -4,11 +4,13 @@ import sys
 
 from runtime.logging import configure_logging
 from stream_processors.app import app, settings
+from stream_processors.fetch_pacing import pace_empty_fetches
 from stream_processors.normalize import agent  # noqa: F401  (registers the agent with the app)
 
 
 def main() -> None:
     configure_logging("stream-worker")
+    pace_empty_fetches()
     sys.argv = [
         "beacon-stream", "--quiet", "worker", "--loglevel", "info",  # --quiet: no banner, logs only
         "--web-host", settings.stream_web_host, "--web-port", str(settings.stream_web_port),
