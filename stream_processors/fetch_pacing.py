@@ -2,9 +2,10 @@
 
 A Kafka broker holds an empty fetch for ``fetch.max.wait.ms`` before it answers; the embedded broker
 (noida-db) answers at once, so aiokafka's fetcher, which re-fetches as soon as an answer arrives, spins:
-an idle faust worker took 86% of a core. Faust builds its aiokafka consumers itself, so the pause is added
-to aiokafka's fetcher: after an empty answer, ``EMPTY_FETCH_WAIT_SECONDS`` more before the next request,
-as the broker would have waited. On a real broker it only adds that much to an idle partition's latency.
+an idle faust worker took 86% of a core, an idle warehouse writer 85%. Faust builds its aiokafka consumers
+itself, so the pause is added to aiokafka's fetcher, for every consumer of the process: after an empty
+answer, ``EMPTY_FETCH_WAIT_SECONDS`` more before the next request, as the broker would have waited. On a
+real broker it only adds that much to an idle partition's latency.
 """
 
 from __future__ import annotations

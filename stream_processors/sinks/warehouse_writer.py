@@ -25,6 +25,7 @@ from runtime.settings import load_settings
 from schemas.dead_letters import DeadLetter, DropReason, Stage
 from schemas.topics import DEAD_LETTERS
 from schemas.warehouse_rows import WAREHOUSE_TABLES, WarehouseTable
+from stream_processors.fetch_pacing import pace_empty_fetches
 from stream_processors.settings import WarehouseWriterSettings
 from stream_processors.sinks.clickhouse_sink import ClickHouseSink
 
@@ -34,7 +35,6 @@ UNWRITABLE = Counter("beacon_writer_unwritable_records_total", "Records that cou
 LAST_FLUSH = Gauge("beacon_writer_last_flush_timestamp_seconds", "When a batch was last written")
 
 log = structlog.get_logger("warehouse_writer")
-IDLE_REST_SECONDS = 0.2
 
 
 class WarehouseWriter:
@@ -64,11 +64,9 @@ class WarehouseWriter:
         self.healthy = True
         try:
             while not self._stopping.is_set():
-                batches = await self._consumer.getmany(timeout_ms=20, max_records=self._settings.writer_batch_rows)
+                batches = await self._consumer.getmany(timeout_ms=200, max_records=self._settings.writer_batch_rows)
                 for partition, records in batches.items():
                     await self._buffer(partition, records)
-                if not batches:
-                    await self._rest_while_idle()
                 if self._batch_due():
                     await self.flush_and_commit()
             await self.flush_and_commit()
@@ -79,17 +77,6 @@ class WarehouseWriter:
 
     def stop(self) -> None:
         self._stopping.set()
-
-    async def _rest_while_idle(self) -> None:
-        """Stop fetching for a moment when nothing came: the embedded broker answers an empty fetch at once
-        (it ignores fetch.max.wait.ms), so an idle consumer would otherwise re-fetch in a busy loop and
-        take a fifth of a core doing nothing. Costs at most ``IDLE_REST_SECONDS`` of latency after idling."""
-        partitions = self._consumer.assignment()
-        self._consumer.pause(*partitions)
-        try:
-            await asyncio.sleep(IDLE_REST_SECONDS)
-        finally:
-            self._consumer.resume(*(partition for partition in partitions if partition in self._consumer.assignment()))
 
     async def flush_and_commit(self) -> None:
         """Write the buffered rows (retrying with backoff until ClickHouse takes them), then commit."""
@@ -197,6 +184,7 @@ async def serve(settings: WarehouseWriterSettings) -> None:
 def main() -> None:
     settings = load_settings(WarehouseWriterSettings)
     configure_logging("warehouse-writer")
+    pace_empty_fetches()
     asyncio.run(serve(settings))
 
 
