@@ -79,23 +79,30 @@ def describe_api(app: FastAPI) -> None:
 
 
 def _component(schemas: OpenApiObject, model: type[BaseModel]) -> OpenApiObject:
-    """Register ``model`` (and the types it uses) under components/schemas; a reference to it."""
+    """Register ``model``'s schema (and the types it uses) under components/schemas; a reference to it."""
+    return _register(schemas, model.__name__, _schema_of(schemas, model))
+
+
+def _schema_of(schemas: OpenApiObject, model: type[BaseModel]) -> OpenApiObject:
+    """``model``'s JSON schema, its nested types registered under components/schemas."""
     schema = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
     schemas.update(schema.pop("$defs", {}))
-    schemas[model.__name__] = schema
-    return {"$ref": f"#/components/schemas/{model.__name__}"}
+    return schema
+
+
+def _register(schemas: OpenApiObject, name: str, schema: OpenApiObject) -> OpenApiObject:
+    schemas[name] = schema
+    return {"$ref": f"#/components/schemas/{name}"}
 
 
 def _single_browser_event(schemas: OpenApiObject) -> OpenApiObject:
     """``POST /api/event``: one browser event with ``site`` and ``sent_at`` beside its fields."""
-    schema = BrowserEvent.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
-    schemas.update(schema.pop("$defs", {}))
+    schema = _schema_of(schemas, BrowserEvent)
     schema["title"] = "BrowserSingleEvent"
     schema["properties"] |= BrowserBatch.model_json_schema()["properties"]
     schema["properties"].pop("events")
     schema["required"] = ["site"]
-    schemas["BrowserSingleEvent"] = schema
-    return {"$ref": "#/components/schemas/BrowserSingleEvent"}
+    return _register(schemas, "BrowserSingleEvent", schema)
 
 
 def _query(name: str, description: str, *, required: bool = False, **schema: Any) -> OpenApiObject:
