@@ -36,6 +36,42 @@ class Consent(StrEnum):
     UNKNOWN = "unknown"
 
 
+class DeviceType(StrEnum):
+    """The kind of device an event came from, read from its User-Agent by the enrich stage."""
+
+    DESKTOP = "desktop"
+    MOBILE = "mobile"
+    TABLET = "tablet"
+    BOT = "bot"  # every event flagged ``is_bot``, whatever the device it claims to be
+    OTHER = "other"  # a TV, a console, a mail client, an HTTP library, or a User-Agent nothing recognises
+    UNKNOWN = ""  # not enriched: events that passed before the enrich stage existed
+
+
+class BotReason(StrEnum):
+    """Why an event was flagged as a bot's; bots are flagged, never dropped."""
+
+    NONE = ""
+    CRAWLER_USER_AGENT = "crawler_user_agent"  # a known crawler, spider or link previewer (crawlerdetect)
+    HEADLESS_BROWSER = "headless_browser"  # HeadlessChrome, PhantomJS, jsdom, an anonymous Electron shell
+    AUTOMATION_TOOL = "automation_tool"  # curl, wget, an HTTP library, sent from a browser-side API
+    EMPTY_USER_AGENT = "empty_user_agent"  # a browser or pixel hit without a User-Agent
+    DATACENTER_IP = "datacenter_ip"  # the client's network is a cloud or hosting provider's
+    HIGH_HIT_RATE = "high_hit_rate"  # behaviour: set later by the stateful sessionizer, not by enrichment
+
+
+class Channel(StrEnum):
+    """How the visitor came, in the spirit of GA4's default channel grouping (docs/analysts.md has the rules)."""
+
+    DIRECT = "direct"
+    SEARCH = "search"
+    SOCIAL = "social"
+    EMAIL = "email"
+    PAID = "paid"
+    REFERRAL = "referral"
+    INTERNAL = "internal"  # the referrer is the same site: a navigation within it
+    UNKNOWN = ""  # not enriched: events that passed before the enrich stage existed
+
+
 class RawHit(BaseModel):
     """One request to the collector, unvalidated: everything needed to validate it later or replay it."""
 
@@ -87,6 +123,27 @@ class Event(BaseModel):
     consent: Consent = Consent.UNKNOWN
     properties: dict[str, str]
     source: HitSource
+    # Added by the enrich stage (stream_processors/enrich/); the defaults are what an un-enriched event says.
+    browser: str = ""
+    browser_version: str = ""
+    os: str = ""
+    os_version: str = ""
+    device_type: DeviceType = DeviceType.UNKNOWN
+    is_bot: bool = False
+    bot_reason: BotReason = BotReason.NONE
+    country: str = ""  # ISO 3166-1 alpha-2, looked up from the full IP before it was masked
+    region: str = ""  # ISO 3166-2 subdivision code, e.g. "US-CA" (only with a MaxMind City database)
+    city: str = ""  # English name (only with a MaxMind City database)
+    channel: Channel = Channel.UNKNOWN
+    referrer_host: str = ""
+    referrer_source: str = ""  # "Google", "Facebook"... from the referrer list; "" for other hosts
+    utm_source: str = ""
+    utm_medium: str = ""
+    utm_campaign: str = ""
+    utm_term: str = ""
+    utm_content: str = ""
+    click_id_type: str = ""  # which ad click id the page URL carried, e.g. "gclid"
+    visitor_hash: str = ""  # the cookieless visitor id (daily salted), only for events with no visitor id
 
     def partition_key(self) -> bytes:
         return f"{self.site_id}:{self.anonymous_id}".encode()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from runtime.settings import ClickHouseSettings, KafkaSettings
 
@@ -19,6 +19,12 @@ class StreamWorkerSettings(KafkaSettings):
     # Store client IPs whole instead of anonymised (IPv4 /24, IPv6 /48). Off by default: turn it on only with
     # a legal basis to keep full addresses.
     stream_keep_full_ip: bool = False
+    # A MaxMind GeoIP2/GeoLite2 City or Country database (.mmdb) for geolocation; without one, the country
+    # comes from the data bundled with geoip2fast (GeoLite2 Country, no region or city).
+    stream_geoip_database: Path | None = None
+    # The secret the daily salts of cookieless visitor hashes are derived from (HMAC of the UTC date). Whoever
+    # holds it can recompute any day's salt: keep it out of the data, and rotate it to cut old hashes loose.
+    stream_visitor_salt_secret: SecretStr = SecretStr("")
 
 
 class WarehouseWriterSettings(KafkaSettings, ClickHouseSettings):

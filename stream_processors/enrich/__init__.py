@@ -1,0 +1,1 @@
+"""Enrichment of canonical events: user agent, bot flag, geolocation, referrer, campaign, channel, visitor hash."""
