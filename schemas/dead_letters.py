@@ -16,6 +16,8 @@ class Stage(StrEnum):
 
     COLLECTOR = "collector"
     NORMALIZE = "normalize"
+    ENRICH = "enrich"
+    SESSIONIZE = "sessionize"
     WAREHOUSE_WRITER = "warehouse_writer"
 
 

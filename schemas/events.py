@@ -13,6 +13,9 @@ MAX_MESSAGE_BYTES = 32 * 1024  # one JSON message, whichever API it came through
 MAX_BATCH_BYTES = 500 * 1024  # one JSON request body
 
 
+NO_SESSION = UUID(int=0)  # the session id of events in no session (email events, too-late events)
+
+
 class HitSource(StrEnum):
     """Which collector endpoint received a hit."""
 
@@ -144,6 +147,10 @@ class Event(BaseModel):
     utm_content: str = ""
     click_id_type: str = ""  # which ad click id the page URL carried, e.g. "gclid"
     visitor_hash: str = ""  # the cookieless visitor id (daily salted), only for events with no visitor id
+    # Added by the visitor stage (stream_processors/visitors/).
+    visitor_id: str = ""  # whose sessions it is in: the anonymous id, else the user id, else the visitor hash
+    session_id: UUID = NO_SESSION  # the session it joined when processed (NO_SESSION: not sessionized)
+    too_late: bool = False  # it arrived after the allowed lateness: kept, but in no session
 
     def partition_key(self) -> bytes:
         return f"{self.site_id}:{self.anonymous_id}".encode()

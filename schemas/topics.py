@@ -49,4 +49,53 @@ SITES = TopicSpec(
     configs={"cleanup.policy": "compact"},
 )
 
-ALL_TOPICS: tuple[TopicSpec, ...] = (RAW_HITS, EVENTS, DEAD_LETTERS, SITES)
+# What the stream worker derives per visitor, keyed like raw hits ("site_id:visitor") so that all records of
+# a visitor stay in order on one partition.
+SESSIONS = TopicSpec(
+    name="beacon.sessions",
+    partitions=8,
+    retention_ms=7 * DAY_MS,
+    description="Session versions and their cancellations (schemas.stream_records.SessionRecord, sign +1/-1).",
+)
+EVENT_SESSION_CHANGES = TopicSpec(
+    name="beacon.event_session_changes",
+    partitions=8,
+    retention_ms=7 * DAY_MS,
+    description="Events moved to another session by a late event (schemas.stream_records.EventSessionChange).",
+)
+IDENTITIES = TopicSpec(
+    name="beacon.identities",
+    partitions=8,
+    retention_ms=30 * DAY_MS,
+    description="Anonymous ids and former user ids linked to a user id (schemas.stream_records.IdentityLink).",
+)
+BOT_VISITORS = TopicSpec(
+    name="beacon.bot_visitors",
+    partitions=8,
+    retention_ms=30 * DAY_MS,
+    description="Visitors flagged as bots by behaviour (schemas.stream_records.BotVisitor).",
+)
+
+# The stream worker's per-visitor state (a faust table) is recovered from this changelog after a restart.
+# faust names it "<app id>-<table>-changelog"; it is declared here because workers never declare topics.
+STREAM_APP_ID = "beacon-stream"
+VISITOR_STATE_TABLE = "visitors"
+VISITOR_STATE_CHANGELOG = TopicSpec(
+    name=f"{STREAM_APP_ID}-{VISITOR_STATE_TABLE}-changelog",
+    partitions=RAW_HITS.partitions,  # faust writes a key's state to the partition of the hit that changed it
+    retention_ms=-1,
+    description="The stream worker's visitor state (sessions, seen event ids, identity), latest per visitor.",
+    configs={"cleanup.policy": "compact"},
+)
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (
+    RAW_HITS,
+    EVENTS,
+    DEAD_LETTERS,
+    SITES,
+    SESSIONS,
+    EVENT_SESSION_CHANGES,
+    IDENTITIES,
+    BOT_VISITORS,
+    VISITOR_STATE_CHANGELOG,
+)

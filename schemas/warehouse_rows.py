@@ -10,9 +10,19 @@ from pydantic import BaseModel
 
 from schemas.dead_letters import DeadLetter
 from schemas.events import Event
-from schemas.topics import DEAD_LETTERS, EVENTS
+from schemas.stream_records import BotVisitor, EventSessionChange, IdentityLink, SessionRecord
+from schemas.topics import BOT_VISITORS, DEAD_LETTERS, EVENT_SESSION_CHANGES, EVENTS, IDENTITIES, SESSIONS
 
 Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class WrittenRows:
+    """Where a table that cannot absorb a repeated row (a collapsing table) records the keys of rows written,
+    so the writer skips a row sent twice (``key`` are the columns that identify a row)."""
+
+    table: str
+    key: Sequence[str]
 
 
 @dataclass(frozen=True)
@@ -23,6 +33,7 @@ class WarehouseTable:
     table: str
     model: type[BaseModel]
     columns: Sequence[str]
+    written_rows: WrittenRows | None = None  # None: the table itself absorbs repeats (ReplacingMergeTree)
 
     def row_from_json(self, payload: bytes) -> Row:
         record = self.model.model_validate_json(payload)
@@ -41,6 +52,9 @@ EVENTS_TABLE = WarehouseTable(
         "received_at",
         "anonymous_id",
         "user_id",
+        "visitor_id",
+        "session_id",
+        "too_late",
         "url",
         "referrer",
         "user_agent",
@@ -90,4 +104,31 @@ DEAD_LETTERS_TABLE = WarehouseTable(
     ),
 )
 
-WAREHOUSE_TABLES: tuple[WarehouseTable, ...] = (EVENTS_TABLE, DEAD_LETTERS_TABLE)
+SESSIONS_TABLE = WarehouseTable(
+    topic=SESSIONS.name,
+    table="beacon.sessions",
+    model=SessionRecord,
+    columns=tuple(SessionRecord.model_fields),
+    written_rows=WrittenRows(table="beacon.session_rows_written", key=("session_id", "version", "sign")),
+)
+EVENT_SESSION_CHANGES_TABLE = WarehouseTable(
+    topic=EVENT_SESSION_CHANGES.name,
+    table="beacon.event_session_changes",
+    model=EventSessionChange,
+    columns=tuple(EventSessionChange.model_fields),
+)
+IDENTITIES_TABLE = WarehouseTable(
+    topic=IDENTITIES.name, table="beacon.identities", model=IdentityLink, columns=tuple(IdentityLink.model_fields)
+)
+BOT_VISITORS_TABLE = WarehouseTable(
+    topic=BOT_VISITORS.name, table="beacon.bot_visitors", model=BotVisitor, columns=tuple(BotVisitor.model_fields)
+)
+
+WAREHOUSE_TABLES: tuple[WarehouseTable, ...] = (
+    EVENTS_TABLE,
+    DEAD_LETTERS_TABLE,
+    SESSIONS_TABLE,
+    EVENT_SESSION_CHANGES_TABLE,
+    IDENTITIES_TABLE,
+    BOT_VISITORS_TABLE,
+)

@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 
 from stack.email_keys import email_signing_keys
 from stack.health import HttpProbe, Probe, TcpProbe
+from stack.local_secrets import local_secret
 from stack.settings import StackSettings
+
+SALT_SECRET_VARIABLE = "BEACON_STREAM_VISITOR_SALT_SECRET"  # the stream worker's salt for cookieless visitor hashes
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ def applications(settings: StackSettings) -> list[Component]:
         ),
         Component(
             name="stream",
-            title="Stream worker (faust: normalize)",
+            title="Stream worker (faust: normalize, enrich, sessionize)",
             command=[python, "-m", "stream_processors"],
             probe=HttpProbe(f"http://{settings.host}:{settings.stream_web_port}/health"),
             address=f"http://{settings.host}:{settings.stream_web_port}/metrics",
@@ -84,6 +87,7 @@ def applications(settings: StackSettings) -> list[Component]:
                 "BEACON_STREAM_WEB_HOST": settings.host,
                 "BEACON_STREAM_WEB_PORT": str(settings.stream_web_port),
                 "BEACON_STREAM_DATA_DIR": str(settings.home / "stream"),
+                SALT_SECRET_VARIABLE: local_secret(settings.home, SALT_SECRET_VARIABLE, "visitor_salt_secret"),
             },
         ),
         Component(

@@ -98,7 +98,15 @@ def _session(
             _add(visitor, site_id, "product_viewed", moment, url, "", {"sku": sku, "price": PRODUCTS[sku]})
         engaged = rng.randint(0, 4) * PING_SECONDS
         for seconds in range(PING_SECONDS, engaged + 1, PING_SECONDS):
-            _add(visitor, site_id, "page_ping", moment + timedelta(seconds=seconds), url, "", {})
+            _add(
+                visitor,
+                site_id,
+                "page_ping",
+                moment + timedelta(seconds=seconds),
+                url,
+                "",
+                {"engaged_ms": PING_SECONDS * 1000},
+            )
         moment += timedelta(seconds=engaged + rng.uniform(3, 40))
         previous_url = url
     if rng.random() < settings.chat_share:

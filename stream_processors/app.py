@@ -8,12 +8,13 @@ from faust import web
 from runtime.logging import json_logging_config
 from runtime.metrics import METRICS_CONTENT_TYPE, render_metrics
 from runtime.settings import load_settings
+from schemas.topics import STREAM_APP_ID
 from stream_processors.settings import StreamWorkerSettings
 
 
 def create_faust_app(settings: StreamWorkerSettings) -> faust.App:
     app = faust.App(
-        settings.stream_app_id,
+        STREAM_APP_ID,
         broker=[f"kafka://{server.strip()}" for server in settings.kafka_bootstrap.split(",")],
         datadir=str(settings.stream_data_dir),
         store="memory://",
@@ -23,6 +24,9 @@ def create_faust_app(settings: StreamWorkerSettings) -> faust.App:
         topic_allow_declare=False,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
+        # Static membership: a restarted worker takes its partitions back at once, rather than waiting for the
+        # group to expire the dead member (which the embedded broker never does).
+        consumer_group_instance_id=settings.group_instance_id(),
         broker_session_timeout=settings.stream_session_timeout_seconds,
         broker_heartbeat_interval=settings.stream_session_timeout_seconds / 5,
         broker_rebalance_timeout=settings.stream_session_timeout_seconds,

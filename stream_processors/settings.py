@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from pydantic import Field, SecretStr
 
 from runtime.settings import ClickHouseSettings, KafkaSettings
+from schemas.sessions import SessionRules
 
 
 class StreamWorkerSettings(KafkaSettings):
-    stream_app_id: str = "beacon-stream"
     stream_web_host: str = "127.0.0.1"
     stream_web_port: int = Field(default=6066, ge=1, le=65535)
     stream_data_dir: Path = Path(".beacon/stream")
@@ -26,6 +27,38 @@ class StreamWorkerSettings(KafkaSettings):
     # holds it can recompute any day's salt: keep it out of the data, and rotate it to cut old hashes loose.
     stream_visitor_salt_secret: SecretStr = SecretStr("")
 
+    # Sessions (defaults as in GA and Plausible): a session ends after this much inactivity, at this length, on
+    # a new campaign, and optionally at midnight in the time zone.
+    stream_session_idle_minutes: float = Field(default=30.0, gt=0)
+    stream_session_max_hours: float = Field(default=24.0, gt=0)
+    stream_session_split_on_campaign: bool = True
+    stream_session_split_at_midnight: bool = False
+    stream_session_time_zone: str = "UTC"
+    # Events delivered later than this (behind the newest receipt time of their partition) are kept but not
+    # sessionized; within it, they update the sessions they belong to.
+    stream_allowed_lateness_minutes: float = Field(default=60.0, gt=0)
+    # More events than this from one visitor within a minute flags it as a bot (no person is that fast).
+    stream_bot_max_events_per_minute: int = Field(default=120, ge=1)
+    # How long a visitor's identity (and that its old sessions are closed) is remembered after its last hit.
+    stream_visitor_memory_days: float = Field(default=7.0, gt=0)
+    # Static group membership: a worker restarted under the same id takes its partitions back at once. Empty:
+    # "<host>-<web port>", unique per worker on a machine.
+    stream_instance_id: str = ""
+
+    def session_rules(self) -> SessionRules:
+        minute_ms = 60_000
+        return SessionRules(
+            idle_timeout_ms=round(self.stream_session_idle_minutes * minute_ms),
+            max_length_ms=round(self.stream_session_max_hours * 60 * minute_ms),
+            split_on_campaign_change=self.stream_session_split_on_campaign,
+            split_at_midnight=self.stream_session_split_at_midnight,
+            time_zone=self.stream_session_time_zone,
+            allowed_lateness_ms=round(self.stream_allowed_lateness_minutes * minute_ms),
+        )
+
+    def group_instance_id(self) -> str:
+        return self.stream_instance_id or f"{socket.gethostname()}-{self.stream_web_port}"
+
 
 class WarehouseWriterSettings(KafkaSettings, ClickHouseSettings):
     writer_group_id: str = "beacon-warehouse-writer"
@@ -34,3 +67,8 @@ class WarehouseWriterSettings(KafkaSettings, ClickHouseSettings):
     writer_batch_rows: int = Field(default=5000, ge=1)
     writer_flush_interval_seconds: float = Field(default=1.0, gt=0)
     writer_max_retry_backoff_seconds: float = Field(default=30.0, gt=0)
+    # Static group membership, as for the stream worker. Empty: "<host>-<port>".
+    writer_instance_id: str = ""
+
+    def group_instance_id(self) -> str:
+        return self.writer_instance_id or f"{socket.gethostname()}-{self.writer_port}"

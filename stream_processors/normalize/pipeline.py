@@ -96,13 +96,10 @@ def dead_letter_for(hit: RawHit, drop: Drop, stage: Stage, rejected_at: datetime
     )
 
 
-def normalize_payload(
-    payload: bytes, now: datetime | None = None, steps: Sequence[Step] = NORMALIZE_STEPS
-) -> Event | DeadLetter:
-    """Decode one raw-hits message and normalize it; anything unusable becomes a dead letter, never an error."""
-    rejected_at = now or datetime.now(UTC)
+def read_raw_hit(payload: bytes, rejected_at: datetime) -> RawHit | DeadLetter:
+    """Decode one raw-hits message; one that is not a ``RawHit`` becomes a dead letter keeping its bytes."""
     try:
-        hit = RawHit.model_validate_json(payload)
+        return RawHit.model_validate_json(payload)
     except ValidationError as error:
         return DeadLetter.of_unreadable_payload(
             Stage.NORMALIZE,
@@ -111,6 +108,12 @@ def normalize_payload(
             payload,
             rejected_at,
         )
+
+
+def normalize_raw_hit(
+    hit: RawHit, rejected_at: datetime, steps: Sequence[Step] = NORMALIZE_STEPS
+) -> Event | DeadLetter:
+    """Normalize a decoded hit; a failing step is a bug, kept as a replayable dead letter, never an error."""
     try:
         outcome = normalize_hit(hit, steps)
     except Exception as error:  # a bug in a step must not stop the agent nor lose the hit: keep it for replay
@@ -119,3 +122,14 @@ def normalize_payload(
     if isinstance(outcome, Event):
         return outcome
     return dead_letter_for(hit, outcome, Stage.NORMALIZE, rejected_at)
+
+
+def normalize_payload(
+    payload: bytes, now: datetime | None = None, steps: Sequence[Step] = NORMALIZE_STEPS
+) -> Event | DeadLetter:
+    """Decode one raw-hits message and normalize it; anything unusable becomes a dead letter, never an error."""
+    rejected_at = now or datetime.now(UTC)
+    hit = read_raw_hit(payload, rejected_at)
+    if isinstance(hit, DeadLetter):
+        return hit
+    return normalize_raw_hit(hit, rejected_at, steps)

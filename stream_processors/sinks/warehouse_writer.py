@@ -44,6 +44,7 @@ class WarehouseWriter:
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap,
             group_id=settings.writer_group_id,
+            group_instance_id=settings.group_instance_id(),  # a restarted writer takes its partitions back at once
             enable_auto_commit=False,  # offsets move only after the rows are stored
             auto_offset_reset="earliest",
             max_poll_interval_ms=15 * 60 * 1000,  # room for retries while ClickHouse is away

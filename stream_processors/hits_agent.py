@@ -1,0 +1,223 @@
+"""The stream worker's agent: raw hits -> normalize -> enrich -> visitor stage -> topics.
+
+One agent runs every stage on each hit, because a Kafka hop between stages would cost more than the stages
+(faust spends ~150 µs per message). The stages themselves are pure (``normalize/``, ``enrich/``,
+``visitors/``); this module is the I/O around them: the per-visitor table, the topics, the metrics.
+
+Delivery: each hit's records are handed to the producer before the visitor's new state (the table's
+changelog record), and faust flushes the producer before it commits the input offset. After a crash the hits
+since the last commit are processed again on the state recovered from the changelog: a hit whose state
+change was recovered is a duplicate and writes nothing; any other is processed exactly as the first time and
+writes the same records, which the tables absorb (events, identities and moves replace by key; session rows
+already written are skipped by the warehouse writer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from datetime import UTC, datetime
+from typing import cast
+
+import structlog
+from faust import StreamT
+from faust.events import Event as FaustEvent
+from prometheus_client import Counter, Histogram
+from pydantic import BaseModel
+
+from schemas.dead_letters import DeadLetter, DropReason, Stage
+from schemas.topics import (
+    BOT_VISITORS,
+    DEAD_LETTERS,
+    EVENT_SESSION_CHANGES,
+    EVENTS,
+    IDENTITIES,
+    RAW_HITS,
+    SESSIONS,
+    VISITOR_STATE_TABLE,
+)
+from stream_processors.app import app, settings
+from stream_processors.enrich.context import load_enrich_context
+from stream_processors.enrich.pipeline import enrich_event
+from stream_processors.normalize.pipeline import dead_letter_for, normalize_raw_hit, normalize_steps, read_raw_hit
+from stream_processors.normalize.steps import Drop
+from stream_processors.visitors.track_event import TrackedEvent, TrackingRules, milliseconds, track_event
+from stream_processors.visitors.visitor_state import decode_visitor_state, encode_visitor_state, swept
+
+PROCESSED = Counter("beacon_stream_events_total", "Events written by the stream worker")
+DROPPED = Counter("beacon_stream_dead_letters_total", "Raw hits sent to dead letters", ["stage", "reason"])
+POLICY_DROPS = Counter("beacon_stream_policy_drops_total", "Events not written again, by reason", ["reason"])
+TOO_LATE = Counter("beacon_stream_too_late_events_total", "Events kept but not sessionized: beyond the lateness")
+BOTS_FLAGGED = Counter("beacon_stream_bots_flagged_total", "Visitors flagged as bots by their behaviour")
+VISITORS_SWEPT = Counter("beacon_stream_visitors_swept_total", "Idle visitors shrunk to their identity")
+VISITORS_FORGOTTEN = Counter("beacon_stream_visitors_forgotten_total", "Visitors idle beyond the memory period")
+FORWARD_FAILURES = Counter("beacon_stream_forward_failures_total", "Records the broker did not accept")
+HIT_SECONDS = Histogram(
+    "beacon_stream_hit_seconds", "Processing time of one raw hit, all stages", buckets=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+)
+
+log = structlog.get_logger("stream")
+raw_hits_topic = app.topic(RAW_HITS.name, partitions=RAW_HITS.partitions)
+visitors = app.Table(VISITOR_STATE_TABLE, partitions=RAW_HITS.partitions, key_type=bytes, value_type=bytes)
+NORMALIZE_STEPS = normalize_steps(keep_full_ip=settings.stream_keep_full_ip)
+ENRICH_CONTEXT = load_enrich_context(settings)
+RULES = TrackingRules(
+    sessions=settings.session_rules(), bot_max_events=settings.stream_bot_max_events_per_minute, bot_window_ms=60_000
+)
+MEMORY_MS = round(settings.stream_visitor_memory_days * 24 * 3600 * 1000)
+if settings.stream_keep_full_ip:
+    log.warning("client_ips_stored_whole", setting="BEACON_STREAM_KEEP_FULL_IP")
+
+
+class _PartitionClock:
+    """Per input partition: the stream time (the highest receipt time seen), its active visitors least recently
+    updated first, and its swept ones (identity only) in the order they were swept."""
+
+    def __init__(self) -> None:
+        self.stream_time_ms: dict[int, int] = {}
+        self._active: dict[int, OrderedDict[bytes, int]] = {}
+        self._swept: dict[int, OrderedDict[bytes, int]] = {}
+
+    def advance(self, partition: int, received_at_ms: int) -> int:
+        stream_time = max(self.stream_time_ms.get(partition, received_at_ms), received_at_ms)
+        self.stream_time_ms[partition] = stream_time
+        return stream_time
+
+    def touched(self, partition: int, key: bytes, last_active_ms: int) -> None:
+        active, swept_visitors = self._visitors(partition)
+        swept_visitors.pop(key, None)
+        active[key] = last_active_ms
+        active.move_to_end(key)
+
+    def swept(self, partition: int, key: bytes, last_active_ms: int) -> None:
+        active, swept_visitors = self._visitors(partition)
+        active.pop(key, None)
+        swept_visitors[key] = last_active_ms
+
+    def forget(self, partition: int, key: bytes) -> None:
+        for visitors_by_key in self._visitors(partition):
+            visitors_by_key.pop(key, None)
+
+    def idle(self, partition: int, before_ms: int, limit: int) -> list[bytes]:
+        return _oldest(self._visitors(partition)[0], before_ms, limit)
+
+    def expired(self, partition: int, before_ms: int, limit: int) -> list[bytes]:
+        return _oldest(self._visitors(partition)[1], before_ms, limit)
+
+    def _visitors(self, partition: int) -> tuple[OrderedDict[bytes, int], OrderedDict[bytes, int]]:
+        if partition not in self._active:  # its first hit in this process: index the states recovered for it
+            states = [(key, decode_visitor_state(value)) for key, value in visitors.items()]
+            mine = sorted((state.last_active_ms, key, state.sessions is None) for key, state in states
+                          if state.partition == partition)  # fmt: skip
+            self._active[partition] = OrderedDict((key, last) for last, key, gone in mine if not gone)
+            self._swept[partition] = OrderedDict((key, last) for last, key, gone in mine if gone)
+        return self._active[partition], self._swept[partition]
+
+
+def _oldest(visitors_by_key: OrderedDict[bytes, int], before_ms: int, limit: int) -> list[bytes]:
+    keys: list[bytes] = []
+    for key, last_active_ms in visitors_by_key.items():
+        if last_active_ms >= before_ms or len(keys) == limit:
+            break
+        keys.append(key)
+    return keys
+
+
+clock = _PartitionClock()
+
+
+@app.agent(raw_hits_topic, name="process_hits")
+async def process_hits(stream: StreamT[bytes]) -> None:
+    async for hit_event in stream.events():
+        with HIT_SECONDS.time():
+            await _process(hit_event)
+
+
+async def _process(hit_event: FaustEvent) -> None:
+    message = hit_event.message
+    payload = cast(bytes, hit_event.value)
+    now = datetime.now(UTC)
+    hit = read_raw_hit(payload, now)
+    if isinstance(hit, DeadLetter):
+        await _send_dead_letter(hit)
+        return
+    normalized = normalize_raw_hit(hit, now, NORMALIZE_STEPS)
+    if isinstance(normalized, DeadLetter):
+        await _send_dead_letter(normalized)
+        return
+    stage = Stage.ENRICH
+    try:
+        enriched = enrich_event(normalized, hit, ENRICH_CONTEXT)
+        stage = Stage.SESSIONIZE
+        stream_time = clock.advance(message.partition, milliseconds(hit.received_at))
+        key = cast(bytes, message.key) or hit.partition_key()
+        stored = visitors.get(key)
+        state = decode_visitor_state(stored) if stored is not None else None
+        state, tracked = track_event(state, enriched, stream_time, message.partition, RULES)
+    except Exception as error:  # a bug in a stage must not stop the agent nor lose the hit: keep it for replay
+        log.exception("pipeline_error", stage=stage.value, hit_id=str(hit.hit_id))
+        drop = Drop(DropReason.PIPELINE_ERROR, f"{type(error).__name__}: {error}"[:500])
+        await _send_dead_letter(dead_letter_for(hit, drop, stage, now))
+        return
+    await _send_tracked(key, tracked)
+    # The new state goes to the changelog after the records above went to the producer (see module doc).
+    visitors[key] = encode_visitor_state(state)
+    clock.touched(message.partition, key, stream_time)  # (after each hit, at most two idle visitors are swept)
+    _sweep_idle_visitors(message.partition, stream_time)
+
+
+async def _send_tracked(key: bytes, tracked: TrackedEvent) -> None:
+    if tracked.bot is not None:
+        BOTS_FLAGGED.inc()
+        await _send(BOT_VISITORS.name, key, tracked.bot)
+    for session in tracked.sessions:
+        await _send(SESSIONS.name, key, session)
+    if tracked.duplicate:
+        POLICY_DROPS.labels("duplicate").inc()
+        return
+    PROCESSED.inc()
+    if tracked.event.too_late:
+        TOO_LATE.inc()
+    await _send(EVENTS.name, tracked.event.partition_key(), tracked.event)
+    for change in tracked.session_changes:
+        await _send(EVENT_SESSION_CHANGES.name, key, change)
+    for link in tracked.identities:
+        await _send(IDENTITIES.name, key, link)
+
+
+def _sweep_idle_visitors(partition: int, stream_time_ms: int) -> None:
+    """Shrink visitors idle for longer than their sessions can change to what must be remembered (identity,
+    closed sessions), and forget them entirely after ``stream_visitor_memory_days``."""
+    rules = RULES.sessions
+    for key in clock.idle(partition, stream_time_ms - rules.idle_timeout_ms - 2 * rules.allowed_lateness_ms, 2):
+        stored = visitors.get(key)
+        if stored is None:
+            clock.forget(partition, key)
+            continue
+        state = decode_visitor_state(stored)
+        visitors[key] = encode_visitor_state(swept(state, rules.idle_timeout_ms))
+        clock.swept(partition, key, state.last_active_ms)
+        VISITORS_SWEPT.inc()
+    for key in clock.expired(partition, stream_time_ms - MEMORY_MS, 2):
+        clock.forget(partition, key)
+        if visitors.get(key) is not None:
+            del visitors[key]
+            VISITORS_FORGOTTEN.inc()
+
+
+async def _send_dead_letter(letter: DeadLetter) -> None:
+    DROPPED.labels(letter.stage.value, letter.reason.value).inc()
+    await _send(DEAD_LETTERS.name, str(letter.dead_letter_id).encode(), letter)
+
+
+async def _send(topic: str, key: bytes, record: BaseModel) -> None:
+    delivery = await app.producer.send(
+        topic, key=key, value=record.model_dump_json().encode(), partition=None, timestamp=None, headers=None
+    )
+    cast(asyncio.Future[object], delivery).add_done_callback(_count_failure)
+
+
+def _count_failure(delivery: asyncio.Future[object]) -> None:
+    if not delivery.cancelled() and delivery.exception() is not None:
+        FORWARD_FAILURES.inc()
+        log.error("forward_failed", error=str(delivery.exception()))

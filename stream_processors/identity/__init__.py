@@ -1,0 +1,1 @@
+"""Identity: which user an anonymous visitor is (identify, alias)."""
