@@ -79,6 +79,15 @@ def start_process(component: Component, log_dir: Path, workdir: Path) -> tuple[P
     return record, child
 
 
+def kill_process(record: ProcessRecord) -> None:
+    """SIGKILL the process group at once, as a crash would: no clean-up, no flush (fault-injection tests)."""
+    _signal_group(record.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while (record.is_alive() or _group_exists(record.pid)) and time.monotonic() < deadline:
+        _reap(record.pid)
+        time.sleep(0.05)
+
+
 def stop_process(record: ProcessRecord, timeout_seconds: float = 20) -> None:
     """SIGTERM the process group, wait for a clean exit, SIGKILL what is left after ``timeout_seconds``."""
     if not record.is_alive():

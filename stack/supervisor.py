@@ -14,7 +14,7 @@ from pathlib import Path
 
 from stack.components import Component, applications, embedded_services
 from stack.demo_site import DemoSite, ensure_demo_site
-from stack.processes import ProcessRecord, StateFile, start_process, stop_process
+from stack.processes import ProcessRecord, StateFile, kill_process, start_process, stop_process
 from stack.provision import provision_topics, provision_warehouse
 from stack.settings import StackSettings
 
@@ -112,6 +112,11 @@ class LocalStack:
         """Stop one part (fault-injection tests); ``start_part`` brings it back with the same settings."""
         record = next(record for record in self._state.load() if record.name == name)
         stop_process(record)
+
+    def kill_part(self, name: str) -> None:
+        """Kill one part with SIGKILL, as a crash would (fault-injection tests); ``start_part`` restarts it."""
+        record = next(record for record in self._state.load() if record.name == name)
+        kill_process(record)
 
     def start_part(self, name: str) -> None:
         components = [*embedded_services(self.settings), *applications(self.settings)]
