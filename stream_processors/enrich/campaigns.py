@@ -18,7 +18,6 @@ from typing import NamedTuple
 from urllib.parse import parse_qsl
 
 from schemas.events import Channel, HitSource
-from stream_processors.enrich.referrers import KnownReferrer
 
 # In the order they are looked for; the first present names click_id_type.
 CLICK_IDS = ("gclid", "gbraid", "wbraid", "dclid", "msclkid", "ttclid", "li_fat_id", "twclid", "yclid", "sccid",
@@ -67,30 +66,31 @@ def campaign_tags(query: str) -> CampaignTags:
 
 
 class ChannelClues(NamedTuple):
-    tags: CampaignTags
+    utm_source: str
+    utm_medium: str
+    click_id_type: str
     source: HitSource
     referrer_host: str
-    known_referrer: KnownReferrer | None
+    referrer_medium: str  # the referrer list's medium for that host, "" if it does not know it
     page_host: str
 
 
 def channel_of(clues: ChannelClues) -> Channel:
     """The rules of this module's docstring, in order."""
-    tags = clues.tags
-    medium = tags.utm_medium.lower()
-    if tags.click_id_type in PAID_CLICK_IDS or _PAID_MEDIUM.match(medium):
+    medium = clues.utm_medium.lower()
+    if clues.click_id_type in PAID_CLICK_IDS or _PAID_MEDIUM.match(medium):
         return Channel.PAID
-    if medium in _EMAIL or tags.utm_source.lower() in _EMAIL or clues.source is HitSource.EMAIL:
+    if medium in _EMAIL or clues.utm_source.lower() in _EMAIL or clues.source is HitSource.EMAIL:
         return Channel.EMAIL
     if medium in _SOCIAL_MEDIUM:
         return Channel.SOCIAL
     if medium == "organic":
         return Channel.SEARCH
-    if clues.known_referrer is not None and clues.known_referrer.medium in _REFERRER_CHANNELS:
-        return _REFERRER_CHANNELS[clues.known_referrer.medium]
+    if clues.referrer_medium in _REFERRER_CHANNELS:
+        return _REFERRER_CHANNELS[clues.referrer_medium]
     if clues.referrer_host and _site(clues.referrer_host) == _site(clues.page_host):
         return Channel.INTERNAL
-    if clues.referrer_host or tags.utm_source or tags.utm_medium:
+    if clues.referrer_host or clues.utm_source or clues.utm_medium:
         return Channel.REFERRAL
     return Channel.DIRECT
 

@@ -12,11 +12,11 @@ from urllib.parse import SplitResult, urlsplit
 
 from schemas.events import BotReason, Channel, DeviceType, Event, HitSource, RawHit
 from stream_processors.enrich.bots import bot_reason_of
-from stream_processors.enrich.campaigns import CampaignTags, ChannelClues, campaign_tags, channel_of
+from stream_processors.enrich.campaigns import ChannelClues, campaign_tags, channel_of
 from stream_processors.enrich.context import EnrichContext
 from stream_processors.enrich.hosting_networks import HOSTING_NETWORKS
 from stream_processors.enrich.ip_lookup import canonical_ip
-from stream_processors.enrich.referrers import KnownReferrer, known_referrer, referrer_host
+from stream_processors.enrich.referrers import known_referrer, referrer_host
 from stream_processors.enrich.user_agents import parse_user_agent
 from stream_processors.enrich.visitor_hashes import visitor_hash
 from stream_processors.normalize.sources import SOURCE_ADAPTERS
@@ -121,12 +121,13 @@ def put_utm_tags(subject: EnrichSubject, draft: EnrichmentDraft, context: Enrich
 
 def put_channel(subject: EnrichSubject, draft: EnrichmentDraft, context: EnrichContext) -> EnrichmentDraft:
     """Needs ``put_referrer`` and ``put_utm_tags`` first."""
-    known = KnownReferrer(draft.referrer_medium, draft.referrer_source) if draft.referrer_medium else None
     clues = ChannelClues(
-        tags=CampaignTags(*(getattr(draft, name) for name in CampaignTags._fields)),
+        utm_source=draft.utm_source,
+        utm_medium=draft.utm_medium,
+        click_id_type=draft.click_id_type,
         source=subject.event.source,
         referrer_host=draft.referrer_host,
-        known_referrer=known,
+        referrer_medium=draft.referrer_medium,
         page_host=subject.page_host,
     )
     return draft._replace(channel=channel_of(clues))
