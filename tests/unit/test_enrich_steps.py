@@ -345,12 +345,20 @@ def test_the_bundled_lookup_reports_the_network() -> None:
         ("https://m.facebook.com/story.php", "social", "Facebook"),
         ("https://l.facebook.com/l.php?u=x", "social", "Facebook"),
         ("https://t.co/abc123", "social", "Twitter"),
+        ("https://x.com/someone/status/1", "social", "Twitter"),
         ("https://www.linkedin.com/feed/", "social", "LinkedIn"),
-        ("https://old.reddit.com/r/shoes/", "social", "Reddit"),
+        ("https://old.reddit.com/r/shoes/", "social", "reddit"),  # Matomo's list spells it so
         ("https://mail.google.com/mail/u/0/", "email", "Gmail"),
         ("android-app://com.google.android.gm/", "email", "Gmail"),
         ("https://support.google.com/", "unknown", "Google"),  # the host itself wins over its parent domain
         ("https://chatgpt.com/", "chatbot", "ChatGPT"),
+        ("https://www.perplexity.ai/", "chatbot", "Perplexity"),  # also a search engine in Matomo's list
+        ("https://www.googleadservices.com/pagead/aclk", "paid", "Google Ads"),
+        # "{}" placeholders: a country code as the top-level domain (google.{}) or as a subdomain ({}.bing.com)
+        ("https://www.google.de/", "search", "Google"),
+        ("https://www.google.com.au/", "search", "Google"),
+        ("https://uk.search.yahoo.com/search?p=shoes", "search", "Yahoo!"),
+        ("https://mail.yandex.ua/", "email", "Yandex Mail"),
     ],
 )
 def test_the_maintained_referrer_list_knows_search_engines_and_social_networks(
@@ -376,6 +384,8 @@ def test_the_referrer_host_is_lower_case_without_port(referrer: str, host: str) 
 def test_an_unknown_host_is_not_in_the_list(context: EnrichContext) -> None:
     assert known_referrer(context.referrers, "blog.example") is None
     assert known_referrer(context.referrers, "com") is None
+    assert known_referrer(context.referrers, "google.example") is None  # "{}" is a country code, not any name
+    assert known_referrer(context.referrers, "google.com.evil.example") is None
 
 
 # --- campaign tags -----------------------------------------------------------------------------------------
