@@ -107,8 +107,14 @@ class Engine:
         """Run one statement (with its INSERT payload, if any) and return the formatted result."""
         wanted_settings = dict(settings or {})
         wanted_database = database or DEFAULT_DATABASE
+        # chDB binds query parameters on the shared session, not per query: two parameterized queries at once
+        # would see each other's values ("Substitution `s` is not set"), so those run alone.
         with self._lock.shared():
-            if wanted_settings == self._current_settings and wanted_database == self._current_database:
+            if (
+                not parameters
+                and wanted_settings == self._current_settings
+                and wanted_database == self._current_database
+            ):
                 return self._run_statement(sql, output_format, parameters, insert)
         with self._lock.exclusive():
             self._switch_to(wanted_database, wanted_settings)

@@ -9,6 +9,7 @@ import gzip
 import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import httpx
@@ -265,3 +266,19 @@ def test_curl_select_insert_and_error(infrastructure: Infrastructure, table: str
     failed = curl("--data-binary", "SELECT no_such_column FROM system.one", url)
     assert failed.stdout.startswith("Code: 47.")
     assert failed.stdout.endswith("404")
+
+
+def test_concurrent_queries_with_different_parameters_each_see_their_own(infrastructure: Infrastructure) -> None:
+    """chDB binds parameters on its session, and every query re-binds them (to none, for a plain query): the
+    warehouse must not run a parameterized query alongside any other."""
+
+    def ask(number: int) -> int:
+        client = connect_clickhouse(infrastructure.clickhouse_url)
+        if number % 2:  # a plain query in between, as the writer's INSERTs are
+            return int(client.query("SELECT count() FROM numbers(200000)").result_rows[0][0]) - 200000 + number
+        name = f"p{number % 3}"
+        query = f"SELECT {{{name}:UInt32}} + sleepEachRow(0.001) FROM numbers(5) LIMIT 1"
+        return int(client.query(query, parameters={name: number}).result_rows[0][0])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(ask, range(96))) == list(range(96))
