@@ -172,6 +172,9 @@ def test_services_expose_health_and_prometheus_metrics(beacon_stack: StackSettin
         assert family in metrics
     for route, status in (("/p.gif", "200"), ("/v1/track", "401"), ("unmatched", "404")):
         assert f'beacon_collector_http_requests_total{{route="{route}",status="{status}"}}' in metrics
-    for port, name in ((beacon_stack.stream_web_port, "beacon_normalize"), (beacon_stack.writer_port, "beacon_writer")):
+    for port, name in (
+        (beacon_stack.stream_web_port, "beacon_stream_events_total"),
+        (beacon_stack.writer_port, "beacon_writer"),
+    ):
         assert httpx.get(f"http://{beacon_stack.host}:{port}/health").status_code == 200
         assert name in httpx.get(f"http://{beacon_stack.host}:{port}/metrics").text
