@@ -24,10 +24,10 @@ from collector.rate_limits import RateLimits, TokenBuckets
 from collector.responses import json_response
 from collector.segment_api import segment_routes
 from collector.settings import CollectorSettings
-from collector.site_registry import SiteRegistry, SiteRegistryFollower
 from collector.snowplow_api import snowplow_pixel_route, snowplow_routes
 from collector.spool import Spool
 from runtime.metrics import METRICS_CONTENT_TYPE, render_metrics
+from runtime.site_registry import SiteRegistry, SiteRegistryFollower
 from schemas.email import EmailTokens
 
 __all__ = ["TRANSPARENT_GIF", "CollectorApp", "create_app"]

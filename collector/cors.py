@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
-from collector.site_registry import SiteRegistry
+from runtime.site_registry import SiteRegistry
 from schemas.sites import Site
 
 _PREFLIGHT_MAX_AGE_SECONDS = "86400"

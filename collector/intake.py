@@ -16,7 +16,7 @@ from prometheus_client import Counter
 from collector.errors import CollectorError
 from collector.hit_sink import DurableHitSink
 from collector.rate_limits import RateLimits
-from collector.site_registry import SiteRegistry
+from runtime.site_registry import SiteRegistry
 from schemas.dead_letters import DeadLetter, DropReason
 from schemas.events import HitSource, RawHit
 from schemas.sites import Site

@@ -15,6 +15,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from schemas.sessions import SessionRules
+
 WRITE_KEY_PREFIX = "bk_"
 SITE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _DOMAIN = re.compile(r"^(\*\.)?([a-z0-9-]+\.)*[a-z0-9-]+(:\d{1,5})?$")
@@ -48,6 +50,7 @@ class Site(BaseModel):
     write_keys: tuple[WriteKey, ...] = Field(default=())
     revoked: bool = False
     updated_at: datetime
+    sessions: SessionRules | None = None  # how the stream cuts this site's sessions; None: the worker's defaults
 
     @field_validator("site_id")
     @classmethod

@@ -17,6 +17,7 @@ from types import FrameType
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -24,7 +25,9 @@ from rich.table import Table
 from runtime.clickhouse import connect_clickhouse
 from runtime.settings import SettingsError, load_settings
 from schemas.email import EmailRecipientMessage, EmailTokens
+from schemas.sessions import SessionRules
 from schemas.traffic import TrafficSettings
+from schemas.validation import first_problem
 from stack.dead_letter_admin import DeadLetterFilter, replay, summarize
 from stack.demo_site import DEMO_DOMAINS, DemoSite
 from stack.email_keys import email_signing_keys
@@ -34,9 +37,11 @@ from stack.settings import StackSettings
 from stack.site_admin import (
     SiteAdminError,
     create_site,
+    existing_site,
     list_sites,
     revoke_site,
     rotate_write_key,
+    set_session_rules,
     site_id_from_name,
 )
 from stack.supervisor import LocalStack, StackError
@@ -260,6 +265,67 @@ def sites_revoke(site_id: str) -> None:
     """Stop accepting events for a site (its data stays)."""
     _site_admin(revoke_site(_settings().kafka_address, site_id))
     console.print(f"revoked {site_id}")
+
+
+MINUTE_MS = 60_000
+
+
+@sites_app.command("sessions")
+def sites_sessions(
+    site_id: str,
+    idle_minutes: Annotated[float | None, typer.Option(help="Inactivity that ends a session.")] = None,
+    max_hours: Annotated[float | None, typer.Option(help="The longest a session lasts.")] = None,
+    campaign_splits: Annotated[
+        bool | None, typer.Option("--campaign-splits/--no-campaign-splits", help="A new campaign starts a session.")
+    ] = None,
+    midnight_splits: Annotated[
+        bool | None, typer.Option("--midnight-splits/--no-midnight-splits", help="Sessions end at midnight.")
+    ] = None,
+    time_zone: Annotated[str | None, typer.Option(help="IANA time zone of the midnight rule.")] = None,
+    allowed_lateness_minutes: Annotated[
+        float | None, typer.Option(help="How late an event may arrive and still update its session.")
+    ] = None,
+    defaults: Annotated[bool, typer.Option("--defaults", help="Back to the stream worker's settings.")] = False,
+) -> None:
+    """Show or change how the stream cuts a site's sessions (from the next events on)."""
+    bootstrap = _settings().kafka_address
+    site = _site_admin(existing_site(bootstrap, site_id))
+    changes = {
+        "idle_timeout_ms": None if idle_minutes is None else round(idle_minutes * MINUTE_MS),
+        "max_length_ms": None if max_hours is None else round(max_hours * 60 * MINUTE_MS),
+        "split_on_campaign_change": campaign_splits,
+        "split_at_midnight": midnight_splits,
+        "time_zone": time_zone,
+        "allowed_lateness_ms": None
+        if allowed_lateness_minutes is None
+        else round(allowed_lateness_minutes * MINUTE_MS),
+    }
+    given = {name: value for name, value in changes.items() if value is not None}
+    if defaults or given:
+        try:
+            rules = (
+                None
+                if defaults
+                else SessionRules.model_validate({**(site.sessions or SessionRules()).model_dump(), **given})
+            )
+        except ValidationError as error:
+            errors.print(f"[red]{first_problem(error)}[/red]")
+            raise typer.Exit(1) from None
+        site = _site_admin(set_session_rules(bootstrap, site_id, rules))
+    if site.sessions is None:
+        console.print(f"{site_id}: the stream worker's session settings (BEACON_STREAM_SESSION_*)")
+        return
+    rules = site.sessions
+    console.print(
+        f"{site_id}: a session ends after {rules.idle_timeout_ms / MINUTE_MS:g} min idle, at "
+        f"{rules.max_length_ms / MINUTE_MS / 60:g} h, on a new campaign: {_yes(rules.split_on_campaign_change)}, "
+        f"at midnight ({rules.time_zone}): {_yes(rules.split_at_midnight)}; events up to "
+        f"{rules.allowed_lateness_ms / MINUTE_MS:g} min late update their session"
+    )
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
 
 
 email_app = typer.Typer(help="Tracking links for emails: a signed open pixel and signed click links.")

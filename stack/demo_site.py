@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from collector.site_registry import read_sites
+from runtime.site_registry import read_sites
 from schemas.sites import new_write_key
 from stack.site_admin import add_write_key, create_site
 

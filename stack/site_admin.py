@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaProducer
 
-from collector.site_registry import read_sites
+from runtime.site_registry import read_sites
+from schemas.sessions import SessionRules
 from schemas.sites import Site, WriteKey, digest_write_key, new_write_key
 from schemas.topics import SITES
 
@@ -45,7 +46,7 @@ async def create_site(
 
 async def add_write_key(bootstrap: str, site_id: str, write_key: str) -> Site:
     """Let one more key write to a site, beside its current ones (the demo site shared by local homes)."""
-    site = await _existing(bootstrap, site_id)
+    site = await existing_site(bootstrap, site_id)
     now = datetime.now(UTC)
     added = WriteKey(sha256=digest_write_key(write_key), created_at=now)
     updated = site.model_copy(update={"write_keys": (*site.write_keys, added), "updated_at": now})
@@ -55,7 +56,7 @@ async def add_write_key(bootstrap: str, site_id: str, write_key: str) -> Site:
 
 async def rotate_write_key(bootstrap: str, site_id: str, *, grace: timedelta) -> tuple[Site, str]:
     """Issue a new key; the current ones keep working for ``grace`` (zero: stop at once)."""
-    site = await _existing(bootstrap, site_id)
+    site = await existing_site(bootstrap, site_id)
     now = datetime.now(UTC)
     key = new_write_key()
     kept = tuple(
@@ -72,17 +73,26 @@ async def rotate_write_key(bootstrap: str, site_id: str, *, grace: timedelta) ->
 
 async def revoke_site(bootstrap: str, site_id: str) -> Site:
     """Stop accepting anything for the site; its data stays."""
-    site = await _existing(bootstrap, site_id)
+    site = await existing_site(bootstrap, site_id)
     revoked = site.model_copy(update={"revoked": True, "updated_at": datetime.now(UTC)})
     await _publish(bootstrap, revoked)
     return revoked
+
+
+async def set_session_rules(bootstrap: str, site_id: str, rules: SessionRules | None) -> Site:
+    """Change how the stream cuts the site's sessions from now on (None: back to the worker's defaults)."""
+    site = await existing_site(bootstrap, site_id)
+    updated = site.model_copy(update={"sessions": rules, "updated_at": datetime.now(UTC)})
+    await _publish(bootstrap, updated)
+    return updated
 
 
 async def list_sites(bootstrap: str) -> list[Site]:
     return (await read_sites(bootstrap)).all()
 
 
-async def _existing(bootstrap: str, site_id: str) -> Site:
+async def existing_site(bootstrap: str, site_id: str) -> Site:
+    """The site as the registry has it now; an error if there is none."""
     site = (await read_sites(bootstrap)).get(site_id)
     if site is None:
         raise SiteAdminError(f"no active site {site_id!r}")

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 import structlog
 from faust import StreamT
@@ -25,7 +26,9 @@ from faust.events import Event as FaustEvent
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel
 
+from runtime.site_registry import SiteRegistry, SiteRegistryFollower
 from schemas.dead_letters import DeadLetter, DropReason, Stage
+from schemas.sessions import SessionRules
 from schemas.topics import (
     BOT_VISITORS,
     DEAD_LETTERS,
@@ -64,6 +67,11 @@ ENRICH_CONTEXT = load_enrich_context(settings)
 RULES = TrackingRules(
     sessions=settings.session_rules(), bot_max_events=settings.stream_bot_max_events_per_minute, bot_window_ms=60_000
 )
+# The site registry, for each site's own session rules (`./beacon sites sessions`); a snapshot lets a worker
+# started while the broker is down use the rules it last knew.
+sites = SiteRegistry()
+sites_follower = SiteRegistryFollower(settings.kafka_bootstrap, sites, settings.stream_data_dir / "sites.json")
+_rules_by_site: dict[str, tuple[SessionRules, TrackingRules]] = {}
 MEMORY_MS = round(settings.stream_visitor_memory_days * 24 * 3600 * 1000)
 if settings.stream_keep_full_ip:
     log.warning("client_ips_stored_whole", setting="BEACON_STREAM_KEEP_FULL_IP")
@@ -126,8 +134,31 @@ def _oldest(visitors_by_key: OrderedDict[bytes, int], before_ms: int, limit: int
 clock = _PartitionClock()
 
 
+@app.task  # type: ignore[untyped-decorator]  # (faust's task decorator is untyped)
+async def follow_sites() -> None:
+    await sites_follower.start()
+
+
+@app.on_before_shutdown.connect
+async def stop_following_sites(_: Any, /, *__: Any, signal: Any, **___: Any) -> None:
+    await sites_follower.stop()
+
+
+def rules_for(site_id: str) -> TrackingRules:
+    """The site's session rules if it has its own, else the worker's."""
+    site = sites.get(site_id)
+    if site is None or site.sessions is None:
+        return RULES
+    cached = _rules_by_site.get(site_id)
+    if cached is None or cached[0] != site.sessions:
+        cached = _rules_by_site[site_id] = (site.sessions, replace(RULES, sessions=site.sessions))
+    return cached[1]
+
+
 @app.agent(raw_hits_topic, name="process_hits")
 async def process_hits(stream: StreamT[bytes]) -> None:
+    while not sites.loaded:  # noqa: ASYNC110  (the registry has a flag: each site's rules are known first)
+        await asyncio.sleep(0.05)
     async for hit_event in stream.events():
         with HIT_SECONDS.time():
             await _process(hit_event)
@@ -153,7 +184,7 @@ async def _process(hit_event: FaustEvent) -> None:
         key = cast(bytes, message.key) or hit.partition_key()
         stored = visitors.get(key)
         state = decode_visitor_state(stored) if stored is not None else None
-        state, tracked = track_event(state, enriched, stream_time, message.partition, RULES)
+        state, tracked = track_event(state, enriched, stream_time, message.partition, rules_for(enriched.site_id))
     except Exception as error:  # a bug in a stage must not stop the agent nor lose the hit: keep it for replay
         log.exception("pipeline_error", stage=stage.value, hit_id=str(hit.hit_id))
         drop = Drop(DropReason.PIPELINE_ERROR, f"{type(error).__name__}: {error}"[:500])
@@ -188,13 +219,17 @@ async def _send_tracked(key: bytes, tracked: TrackedEvent) -> None:
 def _sweep_idle_visitors(partition: int, stream_time_ms: int) -> None:
     """Shrink visitors idle for longer than their sessions can change to what must be remembered (identity,
     closed sessions), and forget them entirely after ``stream_visitor_memory_days``."""
-    rules = RULES.sessions
-    for key in clock.idle(partition, stream_time_ms - rules.idle_timeout_ms - 2 * rules.allowed_lateness_ms, 2):
+    default = RULES.sessions
+    for key in clock.idle(partition, stream_time_ms - default.idle_timeout_ms - 2 * default.allowed_lateness_ms, 2):
         stored = visitors.get(key)
         if stored is None:
             clock.forget(partition, key)
             continue
         state = decode_visitor_state(stored)
+        rules = rules_for(key.split(b":", 1)[0].decode()).sessions  # (keys are "site_id:visitor")
+        if state.last_active_ms >= stream_time_ms - rules.idle_timeout_ms - 2 * rules.allowed_lateness_ms:
+            clock.touched(partition, key, state.last_active_ms)  # its site keeps sessions open for longer
+            continue
         visitors[key] = encode_visitor_state(swept(state, rules.idle_timeout_ms))
         clock.swept(partition, key, state.last_active_ms)
         VISITORS_SWEPT.inc()

@@ -4,10 +4,13 @@ with duplicates and late, out-of-order deliveries, and with the stream worker ki
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from clickhouse_connect.driver.client import Client
 
@@ -22,9 +25,10 @@ from stack.site_admin import create_site
 from stack.supervisor import LocalStack
 from stack.traffic_plan import plan_traffic
 from stack.traffic_send import TrafficTarget, expected_events, send_traffic
+from tests.support.cli import beacon_against
 from tests.support.polling import wait_until
 from tests.support.sessions import collapsed_totals, reference_of, stored_events, stored_sessions
-from tests.support.sites import register_site
+from tests.support.sites import RegisteredSite, register_site
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = SessionRules()  # the stack runs with the default session settings
@@ -126,3 +130,38 @@ def test_sessions_are_exact_after_the_stream_worker_is_killed_mid_stream(own_sta
     assert send_traffic(planned[half:], target).refused == []
     own_stack.start_part("stream")
     _assert_sessions_equal_the_reference(clickhouse, site_id, planned)
+
+
+def _two_visits_five_minutes_apart(stack: StackSettings, site: RegisteredSite) -> None:
+    now = datetime.now(UTC)
+    batch = [
+        {"type": "page", "anonymousId": "reader", "messageId": str(uuid.uuid4()),
+         "timestamp": (now - timedelta(minutes=minutes)).isoformat(), "properties": {"url": "https://shop.example/"}}
+        for minutes in (10, 5)
+    ]  # fmt: skip
+    answer = httpx.post(
+        f"{stack.collector_url}/v1/batch", json={"batch": batch, "sentAt": now.isoformat()},
+        auth=(site.write_key, ""), timeout=10,
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+
+
+def test_each_site_can_have_its_own_session_rules(beacon_stack: StackSettings, clickhouse: Client) -> None:
+    default_site = register_site(beacon_stack, prefix="rules-default")
+    brisk_site = register_site(beacon_stack, prefix="rules-brisk")
+    changed = beacon_against(beacon_stack, "sites", "sessions", brisk_site.site_id, "--idle-minutes", "2")
+    assert changed.returncode == 0, changed.stderr
+    assert "after 2 min idle" in changed.stdout
+    shown = beacon_against(beacon_stack, "sites", "sessions", default_site.site_id)
+    assert "the stream worker's session settings" in shown.stdout
+    refused = beacon_against(beacon_stack, "sites", "sessions", brisk_site.site_id, "--time-zone", "Mars/Olympus")
+    assert refused.returncode == 1
+    time.sleep(2)  # the stream worker's registry follower polls the registry once a second
+    for site in (default_site, brisk_site):
+        _two_visits_five_minutes_apart(beacon_stack, site)
+    sessions = "SELECT sum(sign) FROM beacon.sessions WHERE site_id = {s:String} AND visitor_id = 'reader'"
+
+    def count(site: RegisteredSite) -> int:
+        return int(clickhouse.query(sessions, parameters={"s": site.site_id}).result_rows[0][0] or 0)
+
+    wait_until(lambda: (count(default_site), count(brisk_site)) == (1, 2), what="one visit, and two with 2 min idle")

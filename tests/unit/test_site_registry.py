@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from collector.site_registry import SiteRegistry, SiteRegistryFollower, load_snapshot, save_snapshot
+from runtime.site_registry import SiteRegistry, SiteRegistryFollower, load_snapshot, save_snapshot
 from schemas.sites import Site, WriteKey, digest_write_key, new_write_key
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
