@@ -126,6 +126,7 @@ class Event(BaseModel):
     consent: Consent = Consent.UNKNOWN
     properties: dict[str, str]
     source: HitSource
+    time_clamped: bool = False  # the client's time was after receipt (or after its send time): receipt time used
     # Added by the enrich stage (stream_processors/enrich/); the defaults are what an un-enriched event says.
     browser: str = ""
     browser_version: str = ""

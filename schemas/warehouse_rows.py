@@ -55,6 +55,7 @@ EVENTS_TABLE = WarehouseTable(
         "visitor_id",
         "session_id",
         "too_late",
+        "time_clamped",
         "url",
         "referrer",
         "user_agent",

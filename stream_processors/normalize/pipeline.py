@@ -86,6 +86,7 @@ def normalize_hit(hit: RawHit, steps: Sequence[Step] = NORMALIZE_STEPS) -> Event
         consent=fields.consent,
         properties=dict(draft.properties),
         source=hit.source,
+        time_clamped=draft.time_clamped,
     )
 
 

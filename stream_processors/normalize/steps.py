@@ -77,6 +77,7 @@ class EventDraft(NamedTuple):
     ip: str = ""
     locale: str = ""
     properties: Mapping[str, str] = MappingProxyType({})
+    time_clamped: bool = False
 
 
 def require_site_id(fields: HitFields, draft: EventDraft) -> EventDraft | Drop:
@@ -134,7 +135,9 @@ def put_event_time(fields: HitFields, draft: EventDraft) -> EventDraft | Drop:
     """Event time on the server's clock: receipt time minus the event's age as the client measured it.
 
     With a client event time and a client send time, the client's clock offset cancels out; with the event
-    time alone it is trusted but never placed after receipt; with neither, receipt time is used.
+    time alone it is trusted but never placed after receipt; with neither, receipt time is used. An event
+    whose time had to be moved (after its receipt, or after its own send time) is flagged ``time_clamped``;
+    one more than a day ahead, or before 2000, is refused.
     """
     received_at = fields.hit.received_at
     client_time = fields.client_time
@@ -143,11 +146,15 @@ def put_event_time(fields: HitFields, draft: EventDraft) -> EventDraft | Drop:
     if client_time < _EARLIEST_EVENT_TIME or client_time > received_at + _MAX_CLIENT_CLOCK_AHEAD:
         return Drop(DropReason.INVALID_TIMESTAMP, f"the event time is out of range: {client_time.isoformat()}")
     if fields.sent_at is not None:
-        age = max(fields.sent_at - client_time, timedelta(0))
+        age = fields.sent_at - client_time
         if age > received_at - _EARLIEST_EVENT_TIME:  # also keeps the subtraction below from overflowing
             return Drop(DropReason.INVALID_TIMESTAMP, f"the event's age (sent - event time) is out of range: {age}")
+        if age < timedelta(0):  # "happened after it was sent": a clock that jumped, flagged and taken as sent now
+            return draft._replace(event_time=received_at, time_clamped=True)
         return draft._replace(event_time=received_at - age)
-    return draft._replace(event_time=min(client_time, received_at))
+    if client_time > received_at:  # a client clock ahead of ours: the event cannot be later than its receipt
+        return draft._replace(event_time=received_at, time_clamped=True)
+    return draft._replace(event_time=client_time)
 
 
 def put_properties(fields: HitFields, draft: EventDraft) -> EventDraft | Drop:

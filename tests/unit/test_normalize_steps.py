@@ -122,18 +122,23 @@ def test_client_clock_offset_cancels_out_when_sent_at_is_known() -> None:
     client_sent = RECEIVED + timedelta(hours=3)
     event = event_of({"site": "s", "url": "https://a.example/", "ts": ms(client_event), "st": ms(client_sent)})
     assert event.event_time == RECEIVED - timedelta(seconds=40)
+    assert not event.time_clamped
 
 
 def test_sent_at_before_event_time_counts_as_no_delay() -> None:
     query = {"site": "s", "url": "https://a.example/", "ts": ms(RECEIVED), "st": ms(RECEIVED - timedelta(seconds=5))}
     assert event_of(query).event_time == RECEIVED
+    assert event_of(query).time_clamped, "flagged: it claims to have happened after it was sent"
 
 
 def test_client_time_alone_is_trusted_but_never_after_receipt() -> None:
     earlier = RECEIVED - timedelta(minutes=5)
     assert event_of({"site": "s", "url": "https://a.example/", "ts": ms(earlier)}).event_time == earlier
+    assert not event_of({"site": "s", "url": "https://a.example/", "ts": ms(earlier)}).time_clamped
     later = RECEIVED + timedelta(hours=2)
-    assert event_of({"site": "s", "url": "https://a.example/", "ts": ms(later)}).event_time == RECEIVED
+    ahead = event_of({"site": "s", "url": "https://a.example/", "ts": ms(later)})
+    assert ahead.event_time == RECEIVED
+    assert ahead.time_clamped, "a clock ahead of ours is flagged"
 
 
 @pytest.mark.parametrize(
