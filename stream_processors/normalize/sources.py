@@ -6,6 +6,7 @@ Everything after this point (the steps) is shared by every source, so a rule hol
 from __future__ import annotations
 
 import base64
+import json
 from datetime import UTC, datetime
 
 import orjson
@@ -246,7 +247,12 @@ def _invalid_message(error: ValidationError) -> Drop:
 
 def _as_text(value: object) -> str:
     """Property values are stored as text: strings as they are, everything else as its JSON."""
-    return value if isinstance(value, str) else orjson.dumps(value).decode()
+    if isinstance(value, str):
+        return value
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits: valid JSON that orjson cannot write
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _utc(moment: datetime | None) -> datetime | None:

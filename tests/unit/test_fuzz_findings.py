@@ -7,6 +7,7 @@ same inputs through the running stack.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -124,3 +125,14 @@ async def test_json_nested_as_deep_as_orjson_writes_is_read() -> None:
     depth = MAX_NESTING - 2  # inside the object and its "d"
     body = b'{"d":' + b"[" * depth + b"]" * depth + b"}"
     assert isinstance(await _read(body), dict)
+
+
+def test_an_integer_beyond_64_bits_in_a_self_describing_event_is_kept_as_text() -> None:
+    """Found by the OpenAPI fuzzing: orjson cannot write 2**70, and the collector's per-item check raised."""
+    event = {"schema": "iglu:com.acme/thing/jsonschema/1-0-0", "data": {"count": 2**70, "nested": [2**70]}}
+    envelope = {"schema": "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0", "data": event}
+    hit = raw_hit(HitSource.SNOWPLOW, query={"e": "ue", "ue_pr": json.dumps(envelope), "url": "https://shop.example/"})
+    outcome = normalize_hit(hit)
+    assert not isinstance(outcome, Drop), outcome
+    assert outcome.properties["count"] == str(2**70)
+    assert outcome.properties["nested"] == f"[{2**70}]"
