@@ -13,13 +13,14 @@ On a throwaway stack (embedded broker and warehouse, the real processes), in one
    latency of an event is its row's ``inserted_at`` in ClickHouse (the insert that made it queryable) minus
    the moment its request was sent.
 
-    .venv/bin/python -m benchmarks.stream --events 50000 --rate 2000 --seconds 30
+    .venv/bin/python -m benchmarks.stream --events 30000 --rate 2000 --seconds 30
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import re
 import signal
@@ -35,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -287,9 +289,12 @@ class StreamRun:
     hits: int
     events: int
     committed_seconds: float  # from the first event out until its committed offsets reached the end
+    cpu_seconds: dict[str, float]  # CPU time of the stream worker and the broker from its first event to its last
 
 
-async def time_stream_worker(bootstrap: str, hits: int, events: int, start_worker: Callable[[], None]) -> StreamRun:
+async def time_stream_worker(
+    bootstrap: str, hits: int, events: int, start_worker: Callable[[], None], cpu: Callable[[], dict[str, float]]
+) -> StreamRun:
     async with Offsets(bootstrap) as offsets:
         events_before = await offsets.end(EVENTS)
         launched = time.perf_counter()
@@ -301,9 +306,9 @@ async def time_stream_worker(bootstrap: str, hits: int, events: int, start_worke
             written = await offsets.end(EVENTS) - events_before
             now = time.perf_counter()
             if written and not first:
-                first = now
+                first, cpu_at_first = now, cpu()
             if written >= events and not last:
-                last = now
+                last, cpu_at_last = now, cpu()
             if not committed_at and await offsets.committed(STREAM_APP_ID, RAW_HITS) >= hits:
                 committed_at = time.perf_counter()
             if last and committed_at:
@@ -311,7 +316,8 @@ async def time_stream_worker(bootstrap: str, hits: int, events: int, start_worke
             await asyncio.sleep(0.05)
         else:
             raise RuntimeError(f"the stream worker wrote {written} of {events} events before the deadline")
-        return StreamRun(first - launched, last - first, hits, events, committed_at - first)
+        spent = {part: cpu_at_last[part] - cpu_at_first[part] for part in cpu_at_last}
+        return StreamRun(first - launched, last - first, hits, events, committed_at - first, spent)
 
 
 async def changelog_values(bootstrap: str) -> list[int]:
@@ -366,6 +372,19 @@ def group_resident_mib(group_id: int) -> float:
     return resident_kib / 1024
 
 
+def group_cpu_seconds(group_id: int) -> float:
+    """User and system CPU time of the live processes in a process group."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[-1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group_id:
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def part_pid(stack: LocalStack, name: str) -> int:
     return next(record.pid for record in stack.running_parts() if record.name == name)
 
@@ -375,69 +394,80 @@ def part_pid(stack: LocalStack, name: str) -> int:
 
 @dataclass(frozen=True)
 class Sent:
-    sent_at: dict[str, float]  # event id -> wall-clock time its request was sent
-    seconds: float  # from the first request sent to the last
+    sent_at: dict[str, float]  # event id -> wall-clock time its request was due (open loop: the schedule)
+    seconds: float  # the schedule's length
     refused: int  # events in requests not answered 200
+    answered: list[float]  # per request: seconds from its due time to its answer
+    late: list[float]  # per request: seconds the load generator started it after its due time
 
 
 async def send_steadily(collector_url: str, rate: float, seconds: float, batch: int, visitors: int) -> Sent:
     """Page views and pings through ``POST /api/events`` at ``rate`` events/s, ``batch`` events of one visitor
-    per request (each visitor sends a request every ``visitors * batch / rate`` seconds)."""
+    per request (each visitor sends a request every ``visitors * batch / rate`` seconds). Open loop, as a
+    population of browsers: a request is sent when due, whether earlier ones were answered or not."""
     sent_at: dict[str, float] = {}
+    answered: list[float] = []
+    late: list[float] = []
     refused = 0
     requests = int(rate * seconds / batch)
     interval = batch / rate
+    wall_start = time.time() + 0.1
 
-    async def post(client: httpx.AsyncClient, number: int) -> None:
+    async def post(session: aiohttp.ClientSession, number: int) -> None:
         nonlocal refused
         visitor = number % visitors
-        now = time.time()
+        due = wall_start + number * interval
+        late.append(time.time() - due)
         events = [
             {"event_id": str(uuid.uuid4()), "name": "page_view" if index == 0 else "page_ping",
              "url": f"{SHOP}{PAGES[(number + index) % len(PAGES)]}", "anonymous_id": f"lat-{visitor}",
-             "timestamp": int(now * 1000), "properties": {"n": index}}
+             "timestamp": int(due * 1000), "properties": {"n": index}}
             for index in range(batch)
         ]  # fmt: skip
         for event in events:
-            sent_at[str(event["event_id"])] = now
-        body = {"site": SITE_ID, "sent_at": int(now * 1000), "events": events}
+            sent_at[str(event["event_id"])] = due
+        body = {"site": SITE_ID, "sent_at": int(due * 1000), "events": events}
         headers = {"Content-Type": "text/plain;charset=UTF-8", "Origin": SHOP,
                    "User-Agent": BROWSERS[visitor % len(BROWSERS)],
                    "X-Forwarded-For": f"81.2.{visitor // 250 % 256}.{visitor % 250 + 1}"}  # fmt: skip
         try:
-            response = await client.post("/api/events", content=orjson.dumps(body), headers=headers)
-            if response.status_code != 200:
-                refused += batch
-        except httpx.HTTPError:
+            async with session.post("/api/events", data=orjson.dumps(body), headers=headers) as response:
+                await response.read()
+                if response.status != 200:
+                    refused += batch
+        except aiohttp.ClientError:
             refused += batch
+        answered.append(time.time() - due)
 
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(base_url=collector_url, timeout=30, limits=limits) as client:
+    # aiohttp rather than httpx: with httpx's AsyncClient, this generator's requests took seconds to be answered
+    # at 200 requests/s (its own queueing); with aiohttp, the same collector answered in ~20 ms.
+    connector = aiohttp.TCPConnector(limit=512)
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(collector_url, connector=connector, timeout=timeout) as session:
         tasks = []
-        started = time.monotonic()
         for number in range(requests):
-            delay = started + number * interval - time.monotonic()
+            delay = wall_start + number * interval - time.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(post(client, number)))
-        last_sent = time.monotonic()
+            tasks.append(asyncio.create_task(post(session, number)))
         await asyncio.gather(*tasks)
-    return Sent(sent_at, last_sent - started, refused)
+    return Sent(sent_at, requests * interval, refused, answered, late)
 
 
 @dataclass(frozen=True)
 class Latencies:
-    total: list[float]  # seconds from sent to queryable, in send order
-    to_collector: list[float]  # sent -> received_at (HTTP and the collector)
+    total: list[float]  # seconds from due to queryable, in send order; inf: not stored within the wait
+    to_collector: list[float]  # due -> received_at (the load generator, HTTP and the collector), stored events
     stored: int
     expected: int
 
 
-def latencies_of(clickhouse_url: str, sent: Sent, timeout_seconds: float = 90) -> Latencies:
+def latencies_of(clickhouse_url: str, sent: Sent, wait_seconds: float) -> Latencies:
+    """Wait up to ``wait_seconds`` for every accepted event to be stored, then read when each was inserted."""
     clickhouse = connect_clickhouse(clickhouse_url)
     expected = len(sent.sent_at) - sent.refused
     count = "SELECT uniqExact(event_id) FROM beacon.events WHERE site_id = {s:String} AND anonymous_id LIKE 'lat-%'"
-    deadline = time.monotonic() + timeout_seconds
+    deadline = time.monotonic() + wait_seconds
     while clickhouse.query(count, parameters={"s": SITE_ID}).result_rows[0][0] < expected:
         if time.monotonic() > deadline:
             break
@@ -447,19 +477,23 @@ def latencies_of(clickhouse_url: str, sent: Sent, timeout_seconds: float = 90) -
         " FROM beacon.events WHERE site_id = {s:String} AND anonymous_id LIKE 'lat-%' GROUP BY event_id",
         parameters={"s": SITE_ID},
     ).result_rows
-    timed = sorted((sent.sent_at[event_id], inserted / 1000, received / 1000) for event_id, inserted, received in rows
-                   if event_id in sent.sent_at)  # fmt: skip
+    stored = {event_id: (inserted / 1000, received / 1000) for event_id, inserted, received in rows}
+    timed = sorted((due, *stored.get(event_id, (math.inf, math.inf))) for event_id, due in sent.sent_at.items())
     return Latencies(
-        total=[inserted - sent_at for sent_at, inserted, _ in timed],
-        to_collector=[received - sent_at for sent_at, _, received in timed],
-        stored=len(timed),
+        total=[inserted - due for due, inserted, _ in timed],
+        to_collector=[received - due for due, _, received in timed if not math.isinf(received)],
+        stored=len(stored.keys() & sent.sent_at.keys()),
         expected=expected,
     )
 
 
 def percentile(values: Sequence[float], share: float) -> float:
     ordered = sorted(values)
-    return ordered[min(int(share * len(ordered)), len(ordered) - 1)] if ordered else float("nan")
+    return ordered[min(int(share * len(ordered)), len(ordered) - 1)] if ordered else math.nan
+
+
+def seconds_text(value: float) -> str:
+    return "not stored" if math.isinf(value) else f"{value:.2f} s"
 
 
 # --- the run ----------------------------------------------------------------------------------------------
@@ -467,14 +501,22 @@ def percentile(values: Sequence[float], share: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=50_000, help="raw hits pre-loaded for the throughput run")
+    parser.add_argument("--events", type=int, default=30_000, help="raw hits pre-loaded for the throughput run")
     parser.add_argument(
         "--visitors", type=int, default=None, help="visitors of the pre-loaded traffic (default: as many as N needs)"
     )
     parser.add_argument("--rate", type=float, default=2000, help="events/s sent through the collector for latency")
     parser.add_argument("--seconds", type=float, default=30, help="how long to send at --rate (0: skip)")
+    parser.add_argument(
+        "--wait", type=float, default=30, help="seconds to wait for the sent events after the last send"
+    )
     parser.add_argument("--batch", type=int, default=10, help="events per browser API request in the latency run")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--worker-env", action="append", default=[], metavar="NAME=VALUE",
+        help="an environment variable for the stream worker of the throughput run (faust reads its settings "
+        "from the environment, e.g. PRODUCER_LINGER=0.005); repeatable",
+    )  # fmt: skip
     parser.add_argument(
         "--profile", metavar="PATH", help="py-spy the worker during the throughput run, collapsed stacks to PATH"
     )
@@ -525,14 +567,29 @@ async def measure(
     profilers: list[subprocess.Popen[bytes]] = []
 
     def start_worker() -> None:
-        stack.start_part("stream")
+        # Faust reads its settings from the environment too (e.g. PRODUCER_LINGER=0.005): what-if runs.
+        changed = dict(setting.split("=", 1) for setting in arguments.worker_env)
+        saved = {name: os.environ.get(name) for name in changed}
+        os.environ.update(changed)
+        try:
+            stack.start_part("stream")
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
         if arguments.profile:  # sampled from its first /health answer: start-up excluded
             pid = str(part_pid(stack, "stream"))
             command = [str(Path(sys.executable).parent / "py-spy"), "record", "--nonblocking", "--format", "raw",
                        "--rate", "200", "--output", arguments.profile, "--pid", pid]  # fmt: skip
             profilers.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
 
-    run = await time_stream_worker(bootstrap, len(records), events, start_worker)
+    def cpu() -> dict[str, float]:
+        parts = {record.name: record.pid for record in stack.running_parts()}
+        return {part: group_cpu_seconds(parts[part]) for part in ("stream", "kafka") if part in parts}
+
+    run = await time_stream_worker(bootstrap, len(records), events, start_worker, cpu)
     for profiler in profilers:
         profiler.send_signal(signal.SIGINT)
         profiler.wait(timeout=30)
@@ -553,7 +610,7 @@ async def measure(
     await asyncio.to_thread(stack.start_part, "collector")
     await _site_known(settings.collector_url)
     sent = await send_steadily(settings.collector_url, arguments.rate, arguments.seconds, arguments.batch, 5000)
-    latencies = await asyncio.to_thread(latencies_of, settings.clickhouse_address, sent)
+    latencies = await asyncio.to_thread(latencies_of, settings.clickhouse_address, sent, arguments.wait)
     return produce_rate, baseline, run, idle_mib, loaded_mib, changelog, latencies, sent
 
 
@@ -595,9 +652,13 @@ def report(
         f"    {run.hits:,} hits -> {run.events:,} events in {run.seconds:.2f} s after a start-up of "
         f"{run.startup_seconds:.1f} s; offsets committed {run.committed_seconds - run.seconds:+.1f} s later"
     )
+    worker_cpu = run.cpu_seconds["stream"] / run.hits * 1e6
+    shares = ", ".join(f"{part} {seconds / run.seconds:.0%}" for part, seconds in run.cpu_seconds.items())
+    print(f"  CPU during the run (of one core): {shares}")
     print(
-        f"  per hit: {per_hit:.0f} µs in the worker = {pure:.0f} µs of stages (in process) + "
-        f"{per_hit - pure:.0f} µs of faust, Kafka I/O and the table ({(per_hit - pure) / per_hit:.0%})"
+        f"  per hit: {per_hit:.0f} µs of wall time, {worker_cpu:.0f} µs of the worker's CPU = {pure:.0f} µs of "
+        f"stages (in process) + {worker_cpu - pure:.0f} µs of faust, Kafka clients and the table "
+        f"({(worker_cpu - pure) / worker_cpu:.0%})"
     )
     print(
         f"  records produced per hit: {sum(in_process.produced.values()):.2f} ("
@@ -622,23 +683,27 @@ def report(
     if latencies is None or sent is None:
         return
     total, to_collector = latencies.total, latencies.to_collector
-    achieved = len(sent.sent_at) / sent.seconds
     p95 = percentile(total, 0.95)
     third = max(len(total) // 3, 1)
-    print(f"\nhit -> queryable, browser API, {arguments.batch} events per request, {achieved:,.0f} events/s "
-          f"sent for {sent.seconds:.0f} s (asked {arguments.rate:,.0f}/s)")  # fmt: skip
-    print(f"  {latencies.stored:,} of {latencies.expected:,} accepted events stored ({sent.refused} refused)")
-    print(f"  sent -> queryable  p50 {percentile(total, 0.5):.2f} s  p95 {p95:.2f} s  "
-          f"p99 {percentile(total, 0.99):.2f} s  max {max(total, default=float('nan')):.2f} s; "
-          f"goal p95 < {GOAL_P95_SECONDS:.0f} s at 2,000 events/s: "
-          f"{'met' if p95 < GOAL_P95_SECONDS and achieved >= 1900 else 'NOT met'}")  # fmt: skip
-    print(
-        f"  of which sent -> received by the collector  p50 {percentile(to_collector, 0.5) * 1000:.0f} ms  "
-        f"p95 {percentile(to_collector, 0.95) * 1000:.0f} ms"
-    )
+    if arguments.rate < 2000:
+        verdict = f"{'under' if p95 < GOAL_P95_SECONDS else 'NOT under'} 2 s at this rate (the goal is at 2,000/s)"
+    else:
+        verdict = "met" if p95 < GOAL_P95_SECONDS and sent.refused == 0 else "NOT met"
+    print(f"\nhit -> queryable, browser API, {arguments.batch} events per request (one visitor's), "
+          f"{arguments.rate:,.0f} events/s for {sent.seconds:.0f} s, open loop")  # fmt: skip
+    answered = f"p50 {percentile(sent.answered, 0.5):.3f} s p95 {percentile(sent.answered, 0.95):.3f} s"
+    print(f"  {latencies.stored:,} of {latencies.expected:,} accepted events stored within {arguments.wait:.0f} s "
+          f"of the last send ({sent.refused} refused); requests answered {answered}; "
+          f"load generator late by up to {max(sent.late):.3f} s")  # fmt: skip
+    print(f"  sent -> queryable  p50 {seconds_text(percentile(total, 0.5))}  p95 {seconds_text(p95)}  "
+          f"p99 {seconds_text(percentile(total, 0.99))}  max {seconds_text(max(total))}; "
+          f"goal p95 < {GOAL_P95_SECONDS:.0f} s at 2,000 events/s: {verdict}")  # fmt: skip
+    to_collector_ms = [seconds * 1000 for seconds in to_collector]
+    print(f"  of which sent -> received by the collector (stored events)  "
+          f"p50 {percentile(to_collector_ms, 0.5):.0f} ms  p95 {percentile(to_collector_ms, 0.95):.0f} ms")  # fmt: skip
     early, late = percentile(total[:third], 0.95), percentile(total[-third:], 0.95)
     print(
-        f"  p95 of the first and last third of the run: {early:.2f} s, {late:.2f} s"
+        f"  p95 of the first and last third of the run: {seconds_text(early)}, {seconds_text(late)}"
         + (" (growing: the pipeline does not keep up with this rate)" if late > 2 * early + 0.5 else "")
     )
 
