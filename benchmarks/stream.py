@@ -512,6 +512,7 @@ def main() -> None:
     )
     parser.add_argument("--batch", type=int, default=10, help="events per browser API request in the latency run")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=2, help="in-process passes over the hits; the fastest counts")
     parser.add_argument(
         "--worker-env", action="append", default=[], metavar="NAME=VALUE",
         help="an environment variable for the stream worker of the throughput run (faust reads its settings "
@@ -533,11 +534,12 @@ def main() -> None:
           f"{sum(len(value) for _, value in records) / len(records):.0f} B per message on average")  # fmt: skip
 
     worker = StreamWorkerSettings(stream_visitor_salt_secret=SecretStr("benchmark salt secret, not a real one"))
-    in_process = run_in_process(records, worker)
-    pure = sum(in_process.microseconds.values())
-    print(f"in process: {pure:.1f} µs/hit (" + ", ".join(f"{stage} {us:.1f}" for stage, us in
-          in_process.microseconds.items()) + f"); {in_process.events:,} events, "
-          f"{in_process.dead_letters} dead letters", flush=True)  # fmt: skip
+    rounds = [run_in_process(records, worker) for _ in range(arguments.rounds)]
+    for in_process in rounds:
+        print(f"in process: {sum(in_process.microseconds.values()):.1f} µs/hit (" + ", ".join(
+              f"{stage} {us:.1f}" for stage, us in in_process.microseconds.items()) + f"); {in_process.events:,} "
+              f"events, {in_process.dead_letters} dead letters", flush=True)  # fmt: skip
+    in_process = min(rounds, key=lambda result: sum(result.microseconds.values()))  # the least disturbed
 
     with tempfile.TemporaryDirectory(prefix="beacon-bench-") as home:
         stack = LocalStack(settings_on_free_ports(Path(home)), workdir=ROOT)
@@ -665,7 +667,8 @@ def report(
         + ", ".join(f"{topic} {count:.2f}" for topic, count in in_process.produced.items())
         + ")"
     )
-    print(f"  stages alone would allow {1e6 / pure:,.0f} hits/s on one core; pre-load ran at {produce_rate:,.0f} msg/s")
+    print(f"  stages alone (fastest of {arguments.rounds} in-process passes) would allow {1e6 / pure:,.0f} hits/s "
+          f"on one core; pre-load ran at {produce_rate:,.0f} msg/s")  # fmt: skip
     print("\nmemory and state")
     print(
         f"  worker RSS (process group): idle {idle_mib:.0f} MiB, after {run.hits:,} hits of {visitors:,} "
