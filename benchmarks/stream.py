@@ -31,7 +31,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -60,7 +60,7 @@ from stack.traffic_send import _browser_event, _segment_track
 from stream_processors.enrich.context import load_enrich_context
 from stream_processors.enrich.pipeline import enrich_event
 from stream_processors.normalize.pipeline import normalize_payload, normalize_raw_hit, normalize_steps, read_raw_hit
-from stream_processors.settings import StreamWorkerSettings
+from stream_processors.settings import StreamWorkerSettings, WarehouseWriterSettings
 from stream_processors.visitors.track_event import TrackingRules, milliseconds, track_event
 from stream_processors.visitors.visitor_state import VisitorState, decode_visitor_state, encode_visitor_state
 
@@ -70,6 +70,7 @@ EVENTS_PER_VISITOR = 14.5  # what the demo traffic plans per visitor, duplicates
 BACK_END_IP = "203.0.113.7"  # the address a server-side (Segment) sender posts from
 SCRATCH = TopicSpec("bench.stream_baseline", partitions=8, retention_ms=3_600_000, description="benchmark")
 WRITER_GROUP = "beacon-warehouse-writer"
+WRITER_FLUSH_SECONDS = WarehouseWriterSettings().writer_flush_interval_seconds
 GOAL_EVENTS_PER_SECOND = 10_000
 GOAL_P95_SECONDS = 2.0
 
@@ -270,8 +271,11 @@ class Offsets:
         await self._admin.close()
 
     async def end(self, topic: TopicSpec) -> int:
-        ends = await self._consumer.end_offsets(_partitions(topic))
-        return sum(ends.values())
+        return sum((await self.ends(topic)).values())
+
+    async def ends(self, topic: TopicSpec) -> dict[TopicPartition, int]:
+        ends: dict[TopicPartition, int] = await self._consumer.end_offsets(_partitions(topic))
+        return ends
 
     async def committed(self, group: str, topic: TopicSpec) -> int:
         offsets = await self._admin.list_consumer_group_offsets(group, partitions=_partitions(topic))
@@ -338,6 +342,27 @@ async def changelog_values(bootstrap: str) -> list[int]:
                     else:
                         latest[message.key] = len(message.value)
         return list(latest.values())
+    finally:
+        await consumer.stop()
+
+
+async def events_written_at(bootstrap: str, start: dict[TopicPartition, int]) -> dict[str, float]:
+    """When the stream worker produced each latency-run event to ``beacon.events`` (its record's timestamp)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(list(start))
+        for partition, offset in start.items():
+            consumer.seek(partition, offset)
+        ends = await consumer.end_offsets(list(start))
+        written: dict[str, float] = {}
+        while [partition for partition, end in ends.items() if await consumer.position(partition) < end]:
+            for messages in (await consumer.getmany(timeout_ms=1000, max_records=50_000)).values():
+                for message in messages:
+                    event = orjson.loads(message.value or b"{}")
+                    if str(event.get("anonymous_id", "")).startswith("lat-"):
+                        written[event["event_id"]] = message.timestamp / 1000
+        return written
     finally:
         await consumer.stop()
 
@@ -460,6 +485,7 @@ class Latencies:
     to_collector: list[float]  # due -> received_at (the load generator, HTTP and the collector), stored events
     stored: int
     expected: int
+    to_stream: list[float] = field(default_factory=list)  # due -> the worker produced it to beacon.events
 
 
 def latencies_of(clickhouse_url: str, sent: Sent, wait_seconds: float) -> Latencies:
@@ -611,8 +637,13 @@ async def measure(
         os.environ[f"BEACON_COLLECTOR_{limit}"] = "1e9"
     await asyncio.to_thread(stack.start_part, "collector")
     await _site_known(settings.collector_url)
+    async with Offsets(bootstrap) as offsets:
+        events_from = await offsets.ends(EVENTS)
     sent = await send_steadily(settings.collector_url, arguments.rate, arguments.seconds, arguments.batch, 5000)
     latencies = await asyncio.to_thread(latencies_of, settings.clickhouse_address, sent, arguments.wait)
+    written = await events_written_at(bootstrap, events_from)
+    latencies.to_stream.extend(sorted(written[event_id] - due for event_id, due in sent.sent_at.items()
+                                      if event_id in written))  # fmt: skip
     return produce_rate, baseline, run, idle_mib, loaded_mib, changelog, latencies, sent
 
 
@@ -704,6 +735,11 @@ def report(
     to_collector_ms = [seconds * 1000 for seconds in to_collector]
     print(f"  of which sent -> received by the collector (stored events)  "
           f"p50 {percentile(to_collector_ms, 0.5):.0f} ms  p95 {percentile(to_collector_ms, 0.95):.0f} ms")  # fmt: skip
+    if latencies.to_stream:
+        print(f"  of which sent -> produced to beacon.events by the stream worker  "
+              f"p50 {seconds_text(percentile(latencies.to_stream, 0.5))}  "
+              f"p95 {seconds_text(percentile(latencies.to_stream, 0.95))}; the rest is the warehouse writer "
+              f"(batches of up to {WRITER_FLUSH_SECONDS:.0f} s) and the insert")  # fmt: skip
     early, late = percentile(total[:third], 0.95), percentile(total[-third:], 0.95)
     print(
         f"  p95 of the first and last third of the run: {seconds_text(early)}, {seconds_text(late)}"
