@@ -4,18 +4,19 @@ One agent runs every stage on each hit, because a Kafka hop between stages would
 (faust spends ~150 µs per message). The stages themselves are pure (``normalize/``, ``enrich/``,
 ``visitors/``); this module is the I/O around them: the per-visitor table, the topics, the metrics.
 
-Delivery: each hit's records are handed to the producer before the visitor's new state (the table's
-changelog record), and faust flushes the producer before it commits the input offset. After a crash the hits
-since the last commit are processed again on the state recovered from the changelog: a hit whose state
-change was recovered is a duplicate and writes nothing; any other is processed exactly as the first time and
-writes the same records, which the tables absorb (events, identities and moves replace by key; session rows
-already written are skipped by the warehouse writer).
+Delivery: the visitor's new state is set in the table in memory at once, but written to its changelog only
+after every record of the hit is acknowledged (``state_changelog.py``); faust flushes the producer before it
+commits the input offset (at-least-once). After a crash the hits since the last commit are processed again
+on the state recovered from the changelog: a hit whose state change was recovered had its records delivered
+and is a duplicate that writes nothing; any other writes exactly what it wrote the first time, and the tables
+absorb the repeat (events, identities and moves replace by key; session rows already written are skipped by
+the warehouse writer).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -37,6 +38,7 @@ from schemas.topics import (
     IDENTITIES,
     RAW_HITS,
     SESSIONS,
+    VISITOR_STATE_CHANGELOG,
     VISITOR_STATE_TABLE,
 )
 from stream_processors.app import app, settings
@@ -44,8 +46,15 @@ from stream_processors.enrich.context import load_enrich_context
 from stream_processors.enrich.pipeline import enrich_event
 from stream_processors.normalize.pipeline import dead_letter_for, normalize_raw_hit, normalize_steps, read_raw_hit
 from stream_processors.normalize.steps import Drop
+from stream_processors.state_changelog import Delivery, OrderedChangelog
+from stream_processors.visitors.partition_clock import PartitionClock
 from stream_processors.visitors.track_event import TrackedEvent, TrackingRules, milliseconds, track_event
-from stream_processors.visitors.visitor_state import decode_visitor_state, encode_visitor_state, swept
+from stream_processors.visitors.visitor_state import (
+    decode_visitor_state,
+    encode_visitor_state,
+    swept,
+    visitor_state_header,
+)
 
 PROCESSED = Counter("beacon_stream_events_total", "Events written by the stream worker")
 DROPPED = Counter("beacon_stream_dead_letters_total", "Raw hits sent to dead letters", ["stage", "reason"])
@@ -77,61 +86,7 @@ if settings.stream_keep_full_ip:
     log.warning("client_ips_stored_whole", setting="BEACON_STREAM_KEEP_FULL_IP")
 
 
-class _PartitionClock:
-    """Per input partition: the stream time (the highest receipt time seen), its active visitors least recently
-    updated first, and its swept ones (identity only) in the order they were swept."""
-
-    def __init__(self) -> None:
-        self.stream_time_ms: dict[int, int] = {}
-        self._active: dict[int, OrderedDict[bytes, int]] = {}
-        self._swept: dict[int, OrderedDict[bytes, int]] = {}
-
-    def advance(self, partition: int, received_at_ms: int) -> int:
-        stream_time = max(self.stream_time_ms.get(partition, received_at_ms), received_at_ms)
-        self.stream_time_ms[partition] = stream_time
-        return stream_time
-
-    def touched(self, partition: int, key: bytes, last_active_ms: int) -> None:
-        active, swept_visitors = self._visitors(partition)
-        swept_visitors.pop(key, None)
-        active[key] = last_active_ms
-        active.move_to_end(key)
-
-    def swept(self, partition: int, key: bytes, last_active_ms: int) -> None:
-        active, swept_visitors = self._visitors(partition)
-        active.pop(key, None)
-        swept_visitors[key] = last_active_ms
-
-    def forget(self, partition: int, key: bytes) -> None:
-        for visitors_by_key in self._visitors(partition):
-            visitors_by_key.pop(key, None)
-
-    def idle(self, partition: int, before_ms: int, limit: int) -> list[bytes]:
-        return _oldest(self._visitors(partition)[0], before_ms, limit)
-
-    def expired(self, partition: int, before_ms: int, limit: int) -> list[bytes]:
-        return _oldest(self._visitors(partition)[1], before_ms, limit)
-
-    def _visitors(self, partition: int) -> tuple[OrderedDict[bytes, int], OrderedDict[bytes, int]]:
-        if partition not in self._active:  # its first hit in this process: index the states recovered for it
-            states = [(key, decode_visitor_state(value)) for key, value in visitors.items()]
-            mine = sorted((state.last_active_ms, key, state.sessions is None) for key, state in states
-                          if state.partition == partition)  # fmt: skip
-            self._active[partition] = OrderedDict((key, last) for last, key, gone in mine if not gone)
-            self._swept[partition] = OrderedDict((key, last) for last, key, gone in mine if gone)
-        return self._active[partition], self._swept[partition]
-
-
-def _oldest(visitors_by_key: OrderedDict[bytes, int], before_ms: int, limit: int) -> list[bytes]:
-    keys: list[bytes] = []
-    for key, last_active_ms in visitors_by_key.items():
-        if last_active_ms >= before_ms or len(keys) == limit:
-            break
-        keys.append(key)
-    return keys
-
-
-clock = _PartitionClock()
+clock = PartitionClock(lambda: ((key, visitor_state_header(value)) for key, value in visitors.items()))
 
 
 @app.task  # type: ignore[untyped-decorator]  # (faust's task decorator is untyped)
@@ -157,9 +112,9 @@ def rules_for(site_id: str) -> TrackingRules:
 
 @app.agent(raw_hits_topic, name="process_hits")
 async def process_hits(stream: StreamT[bytes]) -> None:
-    while not sites.loaded:  # noqa: ASYNC110  (the registry has a flag: each site's rules are known first)
-        await asyncio.sleep(0.05)
     async for hit_event in stream.events():
+        while not sites.loaded:  # noqa: ASYNC110  (the registry has a flag: each site's rules are known first)
+            await asyncio.sleep(0.05)
         with HIT_SECONDS.time():
             await _process(hit_event)
 
@@ -190,30 +145,41 @@ async def _process(hit_event: FaustEvent) -> None:
         drop = Drop(DropReason.PIPELINE_ERROR, f"{type(error).__name__}: {error}"[:500])
         await _send_dead_letter(dead_letter_for(hit, drop, stage, now))
         return
-    await _send_tracked(key, tracked)
-    # The new state goes to the changelog after the records above went to the producer (see module doc).
-    visitors[key] = encode_visitor_state(state)
+    deliveries = await _send_tracked(key, tracked)
+    _set_state(message.partition, key, encode_visitor_state(state), after=deliveries)
     clock.touched(message.partition, key, stream_time)  # (after each hit, at most two idle visitors are swept)
     _sweep_idle_visitors(message.partition, stream_time)
 
 
-async def _send_tracked(key: bytes, tracked: TrackedEvent) -> None:
+async def _send_tracked(key: bytes, tracked: TrackedEvent) -> list[Delivery]:
+    """Hand every record of the hit to the producer; their deliveries, which the new state must wait for."""
+    deliveries = []
     if tracked.bot is not None:
         BOTS_FLAGGED.inc()
-        await _send(BOT_VISITORS.name, key, tracked.bot)
+        deliveries.append(await _send(BOT_VISITORS.name, key, tracked.bot))
     for session in tracked.sessions:
-        await _send(SESSIONS.name, key, session)
+        deliveries.append(await _send(SESSIONS.name, key, session))
     if tracked.duplicate:
         POLICY_DROPS.labels("duplicate").inc()
-        return
+        return deliveries
     PROCESSED.inc()
     if tracked.event.too_late:
         TOO_LATE.inc()
-    await _send(EVENTS.name, tracked.event.partition_key(), tracked.event)
+    deliveries.append(await _send(EVENTS.name, tracked.event.partition_key(), tracked.event))
     for change in tracked.session_changes:
-        await _send(EVENT_SESSION_CHANGES.name, key, change)
+        deliveries.append(await _send(EVENT_SESSION_CHANGES.name, key, change))
     for link in tracked.identities:
-        await _send(IDENTITIES.name, key, link)
+        deliveries.append(await _send(IDENTITIES.name, key, link))
+    return deliveries
+
+
+def _set_state(partition: int, key: bytes, value: bytes | None, *, after: Sequence[Delivery] = ()) -> None:
+    """The table in memory now; its changelog once ``after`` is delivered (``state_changelog``)."""
+    if value is None:
+        visitors.data.pop(key, None)
+    else:
+        visitors.data[key] = value
+    changelog.write(partition, key, value, after)
 
 
 def _sweep_idle_visitors(partition: int, stream_time_ms: int) -> None:
@@ -230,13 +196,13 @@ def _sweep_idle_visitors(partition: int, stream_time_ms: int) -> None:
         if state.last_active_ms >= stream_time_ms - rules.idle_timeout_ms - 2 * rules.allowed_lateness_ms:
             clock.touched(partition, key, state.last_active_ms)  # its site keeps sessions open for longer
             continue
-        visitors[key] = encode_visitor_state(swept(state, rules.idle_timeout_ms))
+        _set_state(partition, key, encode_visitor_state(swept(state, rules.idle_timeout_ms)))
         clock.swept(partition, key, state.last_active_ms)
         VISITORS_SWEPT.inc()
     for key in clock.expired(partition, stream_time_ms - MEMORY_MS, 2):
         clock.forget(partition, key)
         if visitors.get(key) is not None:
-            del visitors[key]
+            _set_state(partition, key, None)
             VISITORS_FORGOTTEN.inc()
 
 
@@ -245,11 +211,20 @@ async def _send_dead_letter(letter: DeadLetter) -> None:
     await _send(DEAD_LETTERS.name, str(letter.dead_letter_id).encode(), letter)
 
 
-async def _send(topic: str, key: bytes, record: BaseModel) -> None:
-    delivery = await app.producer.send(
-        topic, key=key, value=record.model_dump_json().encode(), partition=None, timestamp=None, headers=None
+async def _send(topic: str, key: bytes, record: BaseModel) -> Delivery:
+    return await _send_bytes(topic, key, record.model_dump_json().encode(), None)
+
+
+async def _send_bytes(topic: str, key: bytes, value: bytes | None, partition: int | None) -> Delivery:
+    delivery = cast(
+        Delivery,
+        await app.producer.send(topic, key=key, value=value, partition=partition, timestamp=None, headers=None),
     )
-    cast(asyncio.Future[object], delivery).add_done_callback(_count_failure)
+    delivery.add_done_callback(_count_failure)
+    return delivery
+
+
+changelog = OrderedChangelog(VISITOR_STATE_CHANGELOG.name, _send_bytes)
 
 
 def _count_failure(delivery: asyncio.Future[object]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import orjson
 
@@ -30,6 +31,14 @@ class VisitorState:
     sessions: VisitorSessions | None = None
 
 
+class VisitorStateHeader(NamedTuple):
+    """What the sweeper needs, read without decoding the sessions."""
+
+    partition: int
+    last_active_ms: int
+    swept: bool  # only the identity and closed-before time are left
+
+
 def encode_visitor_state(state: VisitorState) -> bytes:
     """One JSON header line, then the sessionizer's own encoding (``sessionize.state_codec``)."""
     header = orjson.dumps(
@@ -51,6 +60,12 @@ def decode_visitor_state(data: bytes) -> VisitorState:
         user_id,
         from_bytes(sessions) if sessions else None,
     )
+
+
+def visitor_state_header(data: bytes) -> VisitorStateHeader:
+    header, _, sessions = data.partition(b"\n")
+    _, partition, last_active_ms, *_ = orjson.loads(header)
+    return VisitorStateHeader(partition, last_active_ms, swept=not sessions)
 
 
 def swept(state: VisitorState, idle_timeout_ms: int) -> VisitorState:
