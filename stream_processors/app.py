@@ -37,6 +37,8 @@ def create_faust_app(settings: StreamWorkerSettings) -> faust.App:
         logging_config=json_logging_config(),  # the worker re-configures logging at start: keep it JSON
     )
 
+    keep_records_queued_on_resume(app)
+
     @app.page("/health")
     async def health(view: web.View, request: web.Request) -> web.Response:
         return view.json({"status": "ok"})
@@ -47,6 +49,18 @@ def create_faust_app(settings: StreamWorkerSettings) -> faust.App:
         return view.bytes(render_metrics(), headers={"Content-Type": METRICS_CONTENT_TYPE})
 
     return app
+
+
+def keep_records_queued_on_resume(app: faust.App) -> None:
+    """Stop faust from emptying the agents' queues when flow resumes after a rebalance or table recovery.
+
+    faust (0.15) fetches records while the table recovers, queues them, seeks to the committed offsets, and
+    only then resumes flow, which empties the queues: records it had already fetched past the committed
+    offsets are neither processed nor fetched again. A SIGKILLed worker restarted with a backlog lost its
+    first records that way. Kept, they are processed (some twice: the seek reads them again), which the
+    visitor state absorbs as duplicates.
+    """
+    app.flow_control.clear = lambda: None  # type: ignore[method-assign]
 
 
 settings = load_settings(StreamWorkerSettings)

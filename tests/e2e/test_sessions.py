@@ -55,9 +55,11 @@ def _target(settings: StackSettings, site_id: str, write_key: str) -> TrafficTar
 def _assert_sessions_equal_the_reference(clickhouse: Client, site_id: str, planned: list[PlannedEvent]) -> None:
     distinct, emails = expected_events(planned)
     stored = "SELECT count() FROM beacon.events FINAL WHERE site_id = {s:String} AND user_id != 'registry-probe'"
+
     wait_until(
         lambda: clickhouse.query(stored, parameters={"s": site_id}).result_rows == [(distinct + emails,)],
         what=f"{distinct + emails} events",
+        timeout_seconds=120,
     )
     events = stored_events(clickhouse, site_id)  # (with the registry probe's: they make sessions too)
     assert not [event for event in events if event.too_late], "every delivery was within the allowed lateness"
