@@ -540,6 +540,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=2, help="in-process passes over the hits; the fastest counts")
     parser.add_argument(
+        "--replays", type=int, default=0, help="after the throughput run, send the same hits this many times "
+        "more (duplicates: no new visitor nor event) and print the worker's RSS after each",
+    )  # fmt: skip
+    parser.add_argument(
         "--worker-env", action="append", default=[], metavar="NAME=VALUE",
         help="an environment variable for the stream worker of the throughput run (faust reads its settings "
         "from the environment, e.g. PRODUCER_LINGER=0.005); repeatable",
@@ -624,6 +628,17 @@ async def measure(
     print(f"stream worker: {run.hits / run.seconds:,.0f} hits/s", flush=True)
     loaded_mib = group_resident_mib(part_pid(stack, "stream"))
     changelog = await changelog_values(bootstrap)
+    for replay in range(1, arguments.replays + 1):  # the same hits again: all duplicates, no new visitor
+        await preload(bootstrap, records)
+        deadline = time.monotonic() + max(180, len(records) / 100)
+        async with Offsets(bootstrap) as offsets:
+            while await offsets.committed(STREAM_APP_ID, RAW_HITS) < (replay + 1) * len(records):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the stream worker did not get through replay {replay}")
+                await asyncio.sleep(0.5)
+        await asyncio.sleep(3)
+        print(f"worker RSS after replay {replay} of the same {len(records):,} hits (duplicates): "
+              f"{group_resident_mib(part_pid(stack, 'stream')):.0f} MiB", flush=True)  # fmt: skip
 
     if arguments.seconds <= 0:
         return produce_rate, baseline, run, idle_mib, loaded_mib, changelog, None, None
