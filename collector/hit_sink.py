@@ -20,7 +20,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from collector.spool import Spool, SpooledRecord
 from schemas.dead_letters import DeadLetter
 from schemas.events import RawHit
-from schemas.topics import DEAD_LETTERS, RAW_HITS
+from schemas.topics import DEAD_LETTERS, RAW_HITS, raw_hits_partition
 
 PRODUCE_SECONDS = Histogram("beacon_collector_produce_seconds", "Time until the broker acknowledged a request")
 SPOOLED = Counter("beacon_collector_spooled_records_total", "Records written to the spool")
@@ -28,6 +28,19 @@ DRAINED = Counter("beacon_collector_drained_records_total", "Spooled records del
 SPOOL_BYTES = Gauge("beacon_collector_spool_bytes", "Bytes waiting in the spool")
 
 log = structlog.get_logger("collector.sink")
+
+_ANY_PARTITION = -1  # librdkafka's RD_KAFKA_PARTITION_UA: its partitioner chooses
+
+
+def raw_hit_record(hit: RawHit) -> SpooledRecord:
+    """A raw hit as a Kafka record, keyed by its visitor: the one shape every producer of raw hits sends."""
+    return SpooledRecord(RAW_HITS.name, hit.partition_key(), hit.to_json())
+
+
+def partition_of(record: SpooledRecord) -> int:
+    """Raw hits go to the partition that holds their visitor's state (``raw_hits_partition``), never where a
+    client's default partitioner would put them; other records (dead letters) wherever librdkafka likes."""
+    return raw_hits_partition(record.key) if record.topic == RAW_HITS.name else _ANY_PARTITION
 
 
 class KafkaProducerSink:
@@ -37,7 +50,7 @@ class KafkaProducerSink:
     Two producers share the broker connection settings: one reports every delivery (``send``, for callers
     that wait for acks) and one reports failures only (``enqueue``, for the pixel), so a healthy pixel hit
     costs no Python callback at all. A thread polls both; reports reach the event loop through
-    call_soon_threadsafe.
+    call_soon_threadsafe. Every record goes to the partition ``partition_of`` names.
     """
 
     def __init__(self, bootstrap: str, delivery_timeout_seconds: float = 10.0) -> None:
@@ -94,7 +107,7 @@ class KafkaProducerSink:
         assert self._failures_only_producer is not None, "KafkaProducerSink.start() was not awaited"
         # No per-record callback: one producer-wide report (failures only) saves a closure and its
         # bookkeeping per hit; the record is rebuilt from the failed message.
-        self._failures_only_producer.produce(record.topic, record.value, key=record.key)
+        self._failures_only_producer.produce(record.topic, record.value, key=record.key, partition=partition_of(record))
 
     def _report_failure(self, error: KafkaError | None, message: Message) -> None:
         """On librdkafka's report thread (via poll): hand the undelivered record to the event loop."""
@@ -132,7 +145,9 @@ class KafkaProducerSink:
                 loop.call_soon_threadsafe(settle, None)
 
         for record in records:
-            producer.produce(record.topic, record.value, key=record.key, on_delivery=report)
+            producer.produce(
+                record.topic, record.value, key=record.key, partition=partition_of(record), on_delivery=report
+            )
         await asyncio.wait_for(done, timeout_seconds)
 
     def _started(self) -> tuple[Producer, asyncio.AbstractEventLoop]:
@@ -175,12 +190,12 @@ class DurableHitSink:
             await self._kafka.stop()
 
     async def send_hits(self, hits: Sequence[RawHit]) -> None:
-        await self._deliver([SpooledRecord(RAW_HITS.name, hit.partition_key(), hit.to_json()) for hit in hits])
+        await self._deliver([raw_hit_record(hit) for hit in hits])
 
     def send_hit_nowait(self, hit: RawHit) -> None:
         """For callers that cannot report a failure (the pixel): returns once the hit is in the producer's
         queue or the spool; if the broker never takes it, it goes to the spool then."""
-        record = SpooledRecord(RAW_HITS.name, hit.partition_key(), hit.to_json())
+        record = raw_hit_record(hit)
         if not self._spooling:
             try:
                 self._kafka.enqueue(record)

@@ -3,6 +3,7 @@ producer or worker starts (auto-created topics would get one partition and the b
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 
 DAY_MS = 24 * 60 * 60 * 1000
@@ -27,6 +28,21 @@ RAW_HITS = TopicSpec(
     retention_ms=7 * DAY_MS,
     description="Hits exactly as the collector received them (schemas.events.RawHit, JSON).",
 )
+
+
+def raw_hits_partition(key: bytes) -> int:
+    """The partition of ``beacon.raw_hits`` for a raw hit's key (``RawHit.partition_key()``).
+
+    Every producer of raw hits names this partition explicitly (the collector's sink, `./beacon dead-letters
+    replay`, benchmarks): the stream worker keeps a visitor's state with the partition its hits arrive on, so a
+    hit placed by another rule is processed without its visitor's state. Kafka clients disagree by default
+    (librdkafka hashes with CRC-32, aiokafka and the Java client with murmur2). CRC-32 of the key modulo the
+    declared partition count is librdkafka's default (``consistent_random``) choice on a topic of that size, the
+    one the collector made before it named partitions itself, so visitors keep the partition they had.
+    """
+    return zlib.crc32(key) % RAW_HITS.partitions
+
+
 EVENTS = TopicSpec(
     name="beacon.events",
     partitions=8,

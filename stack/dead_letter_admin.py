@@ -1,5 +1,6 @@
 """Inspect and replay dead letters: after the cause is fixed (a site registered, a bug deployed), re-submit
-what was refused. Replayed hits keep their ids, so replaying twice counts once."""
+what was refused. Replayed hits keep their ids, so replaying twice counts once, and they go out through the
+collector's own Kafka sink, so each lands on its visitor's partition as if the collector had accepted it."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from clickhouse_connect.driver.client import Client
 from pydantic import ValidationError
 
+from collector.hit_sink import KafkaProducerSink, raw_hit_record
 from schemas.events import RawHit
-from schemas.topics import RAW_HITS
+
+_HITS_PER_SEND = 10_000  # well under librdkafka's queue (100,000 records), each batch acknowledged in full
+_SEND_TIMEOUT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -69,12 +72,13 @@ def replay(client: Client, kafka_bootstrap: str, selection: DeadLetterFilter) ->
 
 
 async def _publish(kafka_bootstrap: str, hits: list[RawHit]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
-    await producer.start()
+    # Not another client's producer: aiokafka's default partitioner (murmur2) put replayed hits on partitions
+    # where the stream worker did not hold their visitors' state.
+    sink = KafkaProducerSink(kafka_bootstrap)
+    await sink.start()
     try:
-        deliveries = [
-            await producer.send(RAW_HITS.name, hit.model_dump_json().encode(), key=hit.partition_key()) for hit in hits
-        ]
-        await asyncio.gather(*deliveries)
+        for first in range(0, len(hits), _HITS_PER_SEND):
+            records = [raw_hit_record(hit) for hit in hits[first : first + _HITS_PER_SEND]]
+            await sink.send(records, timeout_seconds=_SEND_TIMEOUT_SECONDS)
     finally:
-        await producer.stop()
+        await sink.stop()
