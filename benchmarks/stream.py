@@ -47,7 +47,7 @@ from runtime.clickhouse import connect_clickhouse
 from schemas.dead_letters import DeadLetter
 from schemas.email import EmailInteraction
 from schemas.events import HitSource, RawHit
-from schemas.topics import EVENTS, RAW_HITS, STREAM_APP_ID, VISITOR_STATE_CHANGELOG, TopicSpec
+from schemas.topics import EVENTS, RAW_HITS, STREAM_APP_ID, VISITOR_STATE_CHANGELOG, TopicSpec, raw_hits_partition
 from schemas.traffic import Delivery, PlannedEvent, TrafficSettings
 from stack.ephemeral import settings_on_free_ports
 from stack.site_admin import create_site
@@ -209,7 +209,8 @@ def retained_sessions(states: Sequence[VisitorState]) -> int:
 
 
 async def preload(bootstrap: str, records: Sequence[tuple[bytes, bytes]]) -> float:
-    """Produce the raw hits as the collector does (idempotent, acks=all, lz4); returns messages/s."""
+    """Produce the raw hits as the collector does (idempotent, acks=all, lz4, each on the partition
+    ``raw_hits_partition`` names); returns messages/s."""
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=2, compression_type="lz4"
     )
@@ -217,7 +218,7 @@ async def preload(bootstrap: str, records: Sequence[tuple[bytes, bytes]]) -> flo
     try:
         started = time.perf_counter()
         for key, value in records:
-            await producer.send(RAW_HITS.name, value, key=key)
+            await producer.send(RAW_HITS.name, value, key=key, partition=raw_hits_partition(key))
         await producer.flush()
         return len(records) / (time.perf_counter() - started)
     finally:
