@@ -18,6 +18,7 @@ class Stage(StrEnum):
     NORMALIZE = "normalize"
     ENRICH = "enrich"
     SESSIONIZE = "sessionize"
+    PEOPLE = "people"  # the per-person stage (funnels), on an event already stored
     WAREHOUSE_WRITER = "warehouse_writer"
 
 

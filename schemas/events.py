@@ -153,5 +153,10 @@ class Event(BaseModel):
     session_id: UUID = NO_SESSION  # the session it joined when processed (NO_SESSION: not sessionized)
     too_late: bool = False  # it arrived after the allowed lateness: kept, but in no session
 
+    @property
+    def person_id(self) -> str:
+        """Whose profile, funnels and segments the event counts for: the user id when known, else the visitor."""
+        return self.user_id or self.visitor_id
+
     def partition_key(self) -> bytes:
-        return f"{self.site_id}:{self.anonymous_id}".encode()
+        return f"{self.site_id}:{self.person_id}".encode()

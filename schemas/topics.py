@@ -43,11 +43,13 @@ def raw_hits_partition(key: bytes) -> int:
     return zlib.crc32(key) % RAW_HITS.partitions
 
 
+# Keyed by "site_id:person" (the user id when known, else the visitor id), so the per-person stage that reads
+# it (funnels, profiles, segments) finds each person's events on one partition.
 EVENTS = TopicSpec(
     name="beacon.events",
     partitions=8,
     retention_ms=7 * DAY_MS,
-    description="Validated canonical events (schemas.events.Event, JSON), keyed like raw hits.",
+    description="Enriched, sessionized events (schemas.events.Event, JSON), keyed by site and person.",
 )
 DEAD_LETTERS = TopicSpec(
     name="beacon.dead_letters",
@@ -92,6 +94,14 @@ BOT_VISITORS = TopicSpec(
     description="Visitors flagged as bots by behaviour (schemas.stream_records.BotVisitor).",
 )
 
+# What the per-person stage derives, keyed like events ("site_id:person").
+FUNNEL_TRANSITIONS = TopicSpec(
+    name="beacon.funnel_transitions",
+    partitions=8,
+    retention_ms=30 * DAY_MS,
+    description="A person's furthest step in a funnel changed (schemas.funnels.FunnelTransition).",
+)
+
 # The stream worker's per-visitor state (a faust table) is recovered from this changelog after a restart.
 # faust names it "<app id>-<table>-changelog"; it is declared here because workers never declare topics.
 STREAM_APP_ID = "beacon-stream"
@@ -101,6 +111,16 @@ VISITOR_STATE_CHANGELOG = TopicSpec(
     partitions=RAW_HITS.partitions,  # faust writes a key's state to the partition of the hit that changed it
     retention_ms=-1,
     description="The stream worker's visitor state (sessions, seen event ids, identity), latest per visitor.",
+    configs={"cleanup.policy": "compact"},
+)
+
+# The per-person state (funnel progress), recovered like the visitor state.
+PERSON_STATE_TABLE = "people"
+PERSON_STATE_CHANGELOG = TopicSpec(
+    name=f"{STREAM_APP_ID}-{PERSON_STATE_TABLE}-changelog",
+    partitions=EVENTS.partitions,
+    retention_ms=-1,
+    description="The stream worker's per-person state (funnel progress), latest per person.",
     configs={"cleanup.policy": "compact"},
 )
 
@@ -114,4 +134,6 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     IDENTITIES,
     BOT_VISITORS,
     VISITOR_STATE_CHANGELOG,
+    FUNNEL_TRANSITIONS,
+    PERSON_STATE_CHANGELOG,
 )

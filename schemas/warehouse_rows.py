@@ -10,8 +10,17 @@ from pydantic import BaseModel
 
 from schemas.dead_letters import DeadLetter
 from schemas.events import Event
+from schemas.funnels import FunnelTransition
 from schemas.stream_records import BotVisitor, EventSessionChange, IdentityLink, SessionRecord
-from schemas.topics import BOT_VISITORS, DEAD_LETTERS, EVENT_SESSION_CHANGES, EVENTS, IDENTITIES, SESSIONS
+from schemas.topics import (
+    BOT_VISITORS,
+    DEAD_LETTERS,
+    EVENT_SESSION_CHANGES,
+    EVENTS,
+    FUNNEL_TRANSITIONS,
+    IDENTITIES,
+    SESSIONS,
+)
 
 Row = tuple[Any, ...]
 
@@ -125,6 +134,13 @@ BOT_VISITORS_TABLE = WarehouseTable(
     topic=BOT_VISITORS.name, table="beacon.bot_visitors", model=BotVisitor, columns=tuple(BotVisitor.model_fields)
 )
 
+FUNNEL_TRANSITIONS_TABLE = WarehouseTable(
+    topic=FUNNEL_TRANSITIONS.name,
+    table="beacon.funnel_transitions",
+    model=FunnelTransition,
+    columns=tuple(FunnelTransition.model_fields),
+)
+
 WAREHOUSE_TABLES: tuple[WarehouseTable, ...] = (
     EVENTS_TABLE,
     DEAD_LETTERS_TABLE,
@@ -132,4 +148,5 @@ WAREHOUSE_TABLES: tuple[WarehouseTable, ...] = (
     EVENT_SESSION_CHANGES_TABLE,
     IDENTITIES_TABLE,
     BOT_VISITORS_TABLE,
+    FUNNEL_TRANSITIONS_TABLE,
 )

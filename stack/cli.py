@@ -23,8 +23,10 @@ from rich.progress import Progress
 from rich.table import Table
 
 from runtime.clickhouse import connect_clickhouse
+from runtime.definitions import DefinitionFolder
 from runtime.settings import SettingsError, load_settings
 from schemas.email import EmailRecipientMessage, EmailTokens
+from schemas.funnels import FunnelDefinition, InvalidFunnelError, funnel_yaml, load_funnel_file
 from schemas.sessions import SessionRules
 from schemas.traffic import TrafficSettings
 from schemas.validation import first_problem
@@ -32,6 +34,7 @@ from stack.dead_letter_admin import DeadLetterFilter, replay, summarize
 from stack.demo_site import DEMO_DOMAINS, DemoSite
 from stack.email_keys import email_signing_keys
 from stack.email_links import click_url, open_pixel_url, wrap_email_html
+from stack.funnel_admin import add_funnel, remove_funnel, running_funnels, step_counts
 from stack.provision import provision_warehouse
 from stack.settings import StackSettings
 from stack.site_admin import (
@@ -47,6 +50,7 @@ from stack.site_admin import (
 from stack.supervisor import LocalStack, StackError
 from stack.traffic_plan import plan_traffic
 from stack.traffic_send import TrafficTarget, expected_events, send_traffic
+from stream_processors.funnels.funnel_sql import furthest_steps_sql
 
 app = typer.Typer(
     help="Beacon: first-party behavioural event streaming. Settings come from BEACON_* variables.",
@@ -409,6 +413,90 @@ def dead_letters_replay(reason: ReasonOption = None, stage: StageOption = None, 
     console.print(
         f"replayed {report.replayed}; not replayable (refused before they were hits): {report.not_replayable}"
     )
+
+
+funnels_app = typer.Typer(help="Funnels kept on the fly by the stream (YAML in the definitions folder).")
+app.add_typer(funnels_app, name="funnels")
+
+
+def _definitions() -> DefinitionFolder:
+    return DefinitionFolder(_settings().definitions_dir)
+
+
+def _stream_worker_url(settings: StackSettings) -> str:
+    return f"http://{settings.host}:{settings.stream_web_port}"
+
+
+def _defined_funnel(funnel_id: str) -> FunnelDefinition:
+    path = _definitions().funnel_path(funnel_id)
+    if not path.exists():
+        errors.print(f"[red]no funnel {funnel_id!r}[/red] (./beacon funnels list)")
+        raise typer.Exit(1)
+    try:
+        return load_funnel_file(path)
+    except InvalidFunnelError as error:
+        errors.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
+
+
+@funnels_app.command("add")
+def funnels_add(
+    file: Annotated[Path, typer.Argument(help="A funnel definition (YAML).", exists=True, dir_okay=False)],
+    replace: Annotated[bool, typer.Option("--replace", help="Change a funnel that exists.")] = False,
+) -> None:
+    """Check a funnel definition and install it; a running stream worker starts counting it within seconds."""
+    try:
+        funnel, path = add_funnel(_definitions(), file, replace=replace)
+    except InvalidFunnelError as error:
+        errors.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"funnel {funnel.funnel_id} (version {funnel.version}, {len(funnel.steps)} steps) -> {path}")
+
+
+@funnels_app.command("list")
+def funnels_list() -> None:
+    """The funnels defined, and whether the running stream worker runs this version of each."""
+    settings = _settings()
+    read = DefinitionFolder(settings.definitions_dir).read_funnels()
+    running = running_funnels(_stream_worker_url(settings))
+    table = Table("funnel", "site", "steps", "window", "order", "version", "stream worker")
+    for funnel in read.funnels:
+        state = "not running" if running is None else (
+            "running" if running.get(funnel.funnel_id) == funnel.version else "not loaded yet"
+        )  # fmt: skip
+        steps = " -> ".join(step.name for step in funnel.steps)
+        table.add_row(funnel.funnel_id, funnel.site_id, steps, funnel.window, funnel.order, funnel.version, state)
+    console.print(table)
+    for problem in read.problems:
+        errors.print(f"[red]not used:[/red] {problem}")
+
+
+@funnels_app.command("show")
+def funnels_show(
+    funnel_id: str,
+    sql: Annotated[bool, typer.Option("--sql", help="Print the equivalent ClickHouse query.")] = False,
+    counts: Annotated[bool, typer.Option("--counts", help="People per step: SQL and the stream's.")] = False,
+) -> None:
+    """A funnel's definition, its SQL, and its figures."""
+    funnel = _defined_funnel(funnel_id)
+    if sql:
+        sys.stdout.write(furthest_steps_sql(funnel) + "\n")
+        return
+    sys.stdout.write(funnel_yaml(funnel))
+    if counts:
+        table = Table("step", "name", "people (SQL over events)", "people (stream)")
+        for count in step_counts(connect_clickhouse(_settings().clickhouse_address), funnel):
+            table.add_row(str(count.step), count.name, f"{count.people_in_sql:,}", f"{count.people_in_stream:,}")
+        console.print(table)
+
+
+@funnels_app.command("remove")
+def funnels_remove(funnel_id: str) -> None:
+    """Stop counting a funnel (its transitions stay in ClickHouse)."""
+    if not remove_funnel(_definitions(), funnel_id):
+        errors.print(f"[red]no funnel {funnel_id!r}[/red]")
+        raise typer.Exit(1)
+    console.print(f"funnel {funnel_id} removed")
 
 
 demo_app = typer.Typer(help="The demo site: generated traffic to look at with ./beacon sql.")

@@ -87,6 +87,7 @@ def applications(settings: StackSettings) -> list[Component]:
                 "BEACON_STREAM_WEB_HOST": settings.host,
                 "BEACON_STREAM_WEB_PORT": str(settings.stream_web_port),
                 "BEACON_STREAM_DATA_DIR": str(settings.home / "stream"),
+                "BEACON_DEFINITIONS_DIR": str(settings.definitions_dir.resolve()),
                 SALT_SECRET_VARIABLE: local_secret(settings.home, SALT_SECRET_VARIABLE, "visitor_salt_secret"),
             },
         ),

@@ -24,6 +24,7 @@ class StackSettings(BeaconSettings):
     kafka_bootstrap: str | None = None
     clickhouse_url: str | None = None
     startup_timeout_seconds: float = Field(default=90, gt=0)
+    definitions_dir: Path = Path("config")  # funnel definitions (runtime/definitions.py)
 
     @property
     def embedded_kafka(self) -> bool:

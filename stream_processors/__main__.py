@@ -3,7 +3,7 @@
 import sys
 
 from runtime.logging import configure_logging
-from stream_processors import hits_agent  # noqa: F401  (registers the agent and its table with the app)
+from stream_processors import hits_agent, people_agent  # noqa: F401  (register the agents and tables with the app)
 from stream_processors.app import app, settings
 from stream_processors.fetch_pacing import pace_empty_fetches
 

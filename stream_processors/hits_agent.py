@@ -25,7 +25,6 @@ import structlog
 from faust import StreamT
 from faust.events import Event as FaustEvent
 from prometheus_client import Counter, Histogram
-from pydantic import BaseModel
 
 from runtime.site_registry import SiteRegistry, SiteRegistryFollower
 from schemas.dead_letters import DeadLetter, DropReason, Stage
@@ -46,6 +45,7 @@ from stream_processors.enrich.context import load_enrich_context
 from stream_processors.enrich.pipeline import enrich_event
 from stream_processors.normalize.pipeline import dead_letter_for, normalize_raw_hit, normalize_steps, read_raw_hit
 from stream_processors.normalize.steps import Drop
+from stream_processors.record_producer import send_bytes, send_model
 from stream_processors.state_changelog import Delivery, OrderedChangelog
 from stream_processors.visitors.partition_clock import PartitionClock
 from stream_processors.visitors.track_event import TrackedEvent, TrackingRules, milliseconds, track_event
@@ -63,7 +63,6 @@ TOO_LATE = Counter("beacon_stream_too_late_events_total", "Events kept but not s
 BOTS_FLAGGED = Counter("beacon_stream_bots_flagged_total", "Visitors flagged as bots by their behaviour")
 VISITORS_SWEPT = Counter("beacon_stream_visitors_swept_total", "Idle visitors shrunk to their identity")
 VISITORS_FORGOTTEN = Counter("beacon_stream_visitors_forgotten_total", "Visitors idle beyond the memory period")
-FORWARD_FAILURES = Counter("beacon_stream_forward_failures_total", "Records the broker did not accept")
 HIT_SECONDS = Histogram(
     "beacon_stream_hit_seconds", "Processing time of one raw hit, all stages", buckets=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
 )
@@ -156,20 +155,20 @@ async def _send_tracked(key: bytes, tracked: TrackedEvent) -> list[Delivery]:
     deliveries = []
     if tracked.bot is not None:
         BOTS_FLAGGED.inc()
-        deliveries.append(await _send(BOT_VISITORS.name, key, tracked.bot))
+        deliveries.append(await send_model(BOT_VISITORS.name, key, tracked.bot))
     for session in tracked.sessions:
-        deliveries.append(await _send(SESSIONS.name, key, session))
+        deliveries.append(await send_model(SESSIONS.name, key, session))
     if tracked.duplicate:
         POLICY_DROPS.labels("duplicate").inc()
         return deliveries
     PROCESSED.inc()
     if tracked.event.too_late:
         TOO_LATE.inc()
-    deliveries.append(await _send(EVENTS.name, tracked.event.partition_key(), tracked.event))
+    deliveries.append(await send_model(EVENTS.name, tracked.event.partition_key(), tracked.event))
     for change in tracked.session_changes:
-        deliveries.append(await _send(EVENT_SESSION_CHANGES.name, key, change))
+        deliveries.append(await send_model(EVENT_SESSION_CHANGES.name, key, change))
     for link in tracked.identities:
-        deliveries.append(await _send(IDENTITIES.name, key, link))
+        deliveries.append(await send_model(IDENTITIES.name, key, link))
     return deliveries
 
 
@@ -208,26 +207,7 @@ def _sweep_idle_visitors(partition: int, stream_time_ms: int) -> None:
 
 async def _send_dead_letter(letter: DeadLetter) -> None:
     DROPPED.labels(letter.stage.value, letter.reason.value).inc()
-    await _send(DEAD_LETTERS.name, str(letter.dead_letter_id).encode(), letter)
+    await send_model(DEAD_LETTERS.name, str(letter.dead_letter_id).encode(), letter)
 
 
-async def _send(topic: str, key: bytes, record: BaseModel) -> Delivery:
-    return await _send_bytes(topic, key, record.model_dump_json().encode(), None)
-
-
-async def _send_bytes(topic: str, key: bytes, value: bytes | None, partition: int | None) -> Delivery:
-    delivery = cast(
-        Delivery,
-        await app.producer.send(topic, key=key, value=value, partition=partition, timestamp=None, headers=None),
-    )
-    delivery.add_done_callback(_count_failure)
-    return delivery
-
-
-changelog = OrderedChangelog(VISITOR_STATE_CHANGELOG.name, _send_bytes)
-
-
-def _count_failure(delivery: asyncio.Future[object]) -> None:
-    if not delivery.cancelled() and delivery.exception() is not None:
-        FORWARD_FAILURES.inc()
-        log.error("forward_failed", error=str(delivery.exception()))
+changelog = OrderedChangelog(VISITOR_STATE_CHANGELOG.name, send_bytes)

@@ -41,6 +41,11 @@ class StreamWorkerSettings(KafkaSettings):
     stream_bot_max_events_per_minute: int = Field(default=120, ge=1)
     # How long a visitor's identity (and that its old sessions are closed) is remembered after its last hit.
     stream_visitor_memory_days: float = Field(default=7.0, gt=0)
+    # Funnel (and later segment) definitions: YAML files under this folder, re-read when they change.
+    definitions_dir: Path = Path("config")
+    # How many events a person's progress in one funnel keeps (for late events); beyond, the oldest go and the
+    # step they reached is kept as a floor.
+    stream_funnel_max_entries: int = Field(default=256, ge=8)
     # Static group membership: a worker restarted under the same id takes its partitions back at once. Empty:
     # "<host>-<web port>", unique per worker on a machine.
     stream_instance_id: str = ""

@@ -1,5 +1,6 @@
 """Sessions through the whole running stack equal the reference sessionizer's, computed from the stored events:
-with duplicates and late, out-of-order deliveries, and with the stream worker killed (SIGKILL) mid-stream."""
+with duplicates and late, out-of-order deliveries, and with the stream worker killed (SIGKILL) mid-stream (then
+funnels must equal windowFunnel over the events too)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from stack.supervisor import LocalStack
 from stack.traffic_plan import plan_traffic
 from stack.traffic_send import TrafficTarget, expected_events, send_traffic
 from tests.support.cli import beacon_against
+from tests.support.funnels import assert_funnels_equal_window_funnel, install_funnels, traffic_funnels
 from tests.support.polling import wait_until
 from tests.support.sessions import collapsed_totals, reference_of, stored_events, stored_sessions
 from tests.support.sites import RegisteredSite, register_site
@@ -121,6 +123,8 @@ def test_sessions_are_exact_after_the_stream_worker_is_killed_mid_stream(own_sta
         create_site(settings.kafka_address, site_id=site_id, name="Crash", domains=["shop.example"])
     )
     clickhouse = connect_clickhouse(settings.clickhouse_address)
+    funnels = traffic_funnels(site_id)
+    install_funnels(settings, funnels)  # the per-person stage's state and output survive the kill too
     planned = _traffic(site_id, seed=5, visitors=60)
     target = _target(settings, site_id, write_key)
     wait_until(lambda: send_traffic(planned[:1], target).refused == [], what="the site to be known")
@@ -132,6 +136,7 @@ def test_sessions_are_exact_after_the_stream_worker_is_killed_mid_stream(own_sta
     assert send_traffic(planned[half:], target).refused == []
     own_stack.start_part("stream")
     _assert_sessions_equal_the_reference(clickhouse, site_id, planned)
+    assert_funnels_equal_window_funnel(clickhouse, funnels)
 
 
 def _two_visits_five_minutes_apart(stack: StackSettings, site: RegisteredSite) -> None:

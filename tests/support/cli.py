@@ -17,6 +17,8 @@ def beacon_against(stack: StackSettings, *arguments: str) -> subprocess.Complete
         "BEACON_KAFKA_BOOTSTRAP": stack.kafka_address,
         "BEACON_CLICKHOUSE_URL": stack.clickhouse_address,
         "BEACON_COLLECTOR_PORT": str(stack.collector_port),
+        "BEACON_STREAM_WEB_PORT": str(stack.stream_web_port),
+        "BEACON_DEFINITIONS_DIR": str(stack.definitions_dir),
         "COLUMNS": "200",
     }
     return subprocess.run(
