@@ -1,7 +1,9 @@
 """Plan realistic traffic for a site: pure and seeded (``schemas.traffic``), so a run is reproducible.
 
 Visitors arrive through a channel (direct, search, social, paid or an email campaign), browse pages with
-engaged time (page pings), view products, sometimes buy (an identify in the page, and the order confirmed
+engaged time and scroll depth (page pings, as the JS tracker sends them: each names its page view by
+``page_view_id``, like the other events of the page, and reports the engaged time since the previous ping
+and the furthest % scrolled so far), view products, sometimes buy (an identify in the page, and the order confirmed
 by the back end), sometimes chat with the support bot; some come back for more sessions; known customers
 are sent a newsletter that some open and click. Crawlers hit many pages fast. A share of the events is
 sent twice (client retries) and a share is delivered late, out of order.
@@ -90,36 +92,37 @@ def _session(
     paths = [rng.choice(PAGES)] + [rng.choice((*PAGES, *(f"/products/{sku}" for sku in PRODUCTS)))
                                    for _ in range(rng.randint(0, 6))]  # fmt: skip
     previous_url = referrer
+    page_view_id = ""
     for index, path in enumerate(paths):
         url = f"{SHOP}{path}{landing_query if index == 0 else ''}"
-        _add(visitor, site_id, "page_view", moment, url, previous_url, {"title": path.strip("/") or "home"})
+        page_view_id = str(_next_event_id(visitor))
+        page: dict[str, PropertyValue] = {"page_view_id": page_view_id}
+        _add(visitor, site_id, "page_view", moment, url, previous_url, {"title": path.strip("/") or "home", **page})
         if path.startswith("/products/"):
             sku = path.rsplit("/", 1)[1]
-            _add(visitor, site_id, "product_viewed", moment, url, "", {"sku": sku, "price": PRODUCTS[sku]})
+            _add(visitor, site_id, "product_viewed", moment, url, "", {"sku": sku, "price": PRODUCTS[sku], **page})
         engaged = rng.randint(0, 4) * PING_SECONDS
-        for seconds in range(PING_SECONDS, engaged + 1, PING_SECONDS):
-            _add(
-                visitor,
-                site_id,
-                "page_ping",
-                moment + timedelta(seconds=seconds),
-                url,
-                "",
-                {"engaged_ms": PING_SECONDS * 1000},
-            )
+        pings = range(PING_SECONDS, engaged + 1, PING_SECONDS)
+        for seconds, depth in zip(pings, _scroll_depths(page_view_id, len(pings)), strict=True):
+            ping: dict[str, PropertyValue] = {"engaged_ms": PING_SECONDS * 1000, "scroll_depth": depth, **page}
+            _add(visitor, site_id, "page_ping", moment + timedelta(seconds=seconds), url, "", ping)
         moment += timedelta(seconds=engaged + rng.uniform(3, 40))
         previous_url = url
     if rng.random() < settings.chat_share:
-        moment = _chat(rng, site_id, visitor, moment, previous_url)
+        moment = _chat(rng, site_id, visitor, moment, previous_url, page_view_id)
     if rng.random() < settings.purchase_share:
         moment = _purchase(rng, site_id, visitor, moment)
     return moment
 
 
-def _chat(rng: random.Random, site_id: str, visitor: _Visitor, start: datetime, url: str) -> datetime:
+def _chat(
+    rng: random.Random, site_id: str, visitor: _Visitor, start: datetime, url: str, page_view_id: str
+) -> datetime:
+    """A conversation with the support bot, in the last page the visitor viewed."""
     conversation: dict[str, PropertyValue] = {
         "conversation_id": f"c-{visitor.visitor_id}-{start.timestamp():.0f}",
         "bot_id": "helper",
+        "page_view_id": page_view_id,
     }
     moment = start
     _add(visitor, site_id, "chat_conversation_started", moment, url, "", conversation)
@@ -181,9 +184,25 @@ def _crawl(rng: random.Random, site_id: str, visitor: _Visitor, settings: Traffi
     crawler = _Visitor(visitor.visitor_id, rng.choice(CRAWLERS), visitor.ip)
     moment = settings.start + timedelta(hours=rng.uniform(0, settings.hours))
     for path in rng.sample((*PAGES, *(f"/products/{sku}" for sku in PRODUCTS)), k=rng.randint(5, 9)):
-        _add(crawler, site_id, "page_view", moment, f"{SHOP}{path}", "", {}, bot=True)
+        page = {"page_view_id": str(_next_event_id(crawler))}
+        _add(crawler, site_id, "page_view", moment, f"{SHOP}{path}", "", page, bot=True)
         moment += timedelta(seconds=rng.uniform(0.5, 2))
     return crawler.events
+
+
+def _scroll_depths(page_view_id: str, pings: int) -> list[int]:
+    """What a page's pings report as ``scroll_depth``: the furthest % scrolled so far, rising with each ping.
+    Drawn from the page view's id, so the traffic's other random choices stay what they were."""
+    scrolling = random.Random(page_view_id)
+    depths = [scrolling.randint(10, 40)]
+    while len(depths) < pings:
+        depths.append(min(100, depths[-1] + scrolling.randint(5, 30)))
+    return depths[:pings]
+
+
+def _next_event_id(visitor: _Visitor) -> uuid.UUID:
+    """The id the visitor's next planned event gets: stable per visitor and position, as a client's would be."""
+    return uuid.UUID(int=random.Random(f"{visitor.visitor_id}:{len(visitor.events)}").getrandbits(128), version=4)
 
 
 def _add(
@@ -192,9 +211,7 @@ def _add(
 ) -> None:  # fmt: skip
     visitor.events.append(
         PlannedEvent(
-            event_id=uuid.UUID(
-                int=random.Random(f"{visitor.visitor_id}:{len(visitor.events)}").getrandbits(128), version=4
-            ),
+            event_id=_next_event_id(visitor),
             site_id=site_id,
             visitor_id=visitor.visitor_id,
             user_id=visitor.user_id,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 
 from schemas.events import Event, HitSource, RawHit
-from schemas.traffic import Delivery, PlannedEvent, TrafficSettings
+from schemas.traffic import Delivery, PlannedEvent, PropertyValue, TrafficSettings
 from stack.traffic_plan import CRAWLERS, plan_traffic
 from stack.traffic_send import _browser_event, _segment_track, expected_events
 from stream_processors.normalize.pipeline import normalize_hit
@@ -69,3 +69,26 @@ def test_every_planned_event_passes_the_normalize_pipeline() -> None:
         outcome = normalize_hit(hit)
         assert isinstance(outcome, Event), (event.name, outcome)
         assert outcome.event_time == event.occurred_at  # sent_at == receipt here: no skew to correct
+
+
+def test_pings_follow_the_trackers_contract_page_by_page() -> None:
+    """A ping names its page view (``page_view_id``: the page view's event id, which page events carry too),
+    reports engaged time as an increment since the previous ping, and the furthest % scrolled so far."""
+    planned = [event for event in plan_traffic("shop", SETTINGS) if not event.duplicate]
+    page_views = {str(event.event_id): event for event in planned if event.name == "page_view"}
+    assert all(view.properties["page_view_id"] == page_view_id for page_view_id, view in page_views.items())
+    depths: dict[PropertyValue, list[PropertyValue]] = {}
+    for ping in sorted((event for event in planned if event.name == "page_ping"), key=lambda e: e.occurred_at):
+        view = page_views[str(ping.properties["page_view_id"])]
+        assert (ping.visitor_id, ping.url) == (view.visitor_id, view.url)
+        assert ping.occurred_at > view.occurred_at
+        assert ping.properties["engaged_ms"] == 15_000
+        depths.setdefault(view.properties["page_view_id"], []).append(ping.properties["scroll_depth"])
+    assert len(depths) > 50
+    for scrolled in depths.values():
+        assert all(isinstance(depth, int) and 0 < depth <= 100 for depth in scrolled)
+        assert scrolled == sorted(scrolled), "the furthest depth so far never shrinks"
+    assert any(len(set(scrolled)) > 2 for scrolled in depths.values())
+    from_pages = [e for e in planned if e.name in ("product_viewed", "chat_conversation_started")]
+    assert from_pages
+    assert all(event.properties["page_view_id"] in page_views for event in from_pages)
