@@ -30,6 +30,7 @@ from schemas.funnels import FunnelDefinition, InvalidFunnelError, funnel_yaml, l
 from schemas.sessions import SessionRules
 from schemas.traffic import TrafficSettings
 from schemas.validation import first_problem
+from stack.chromium import ChromiumError, ensure_chromium
 from stack.dead_letter_admin import DeadLetterFilter, replay, summarize
 from stack.demo_site import DEMO_DOMAINS, DemoSite
 from stack.email_keys import email_signing_keys
@@ -48,6 +49,7 @@ from stack.site_admin import (
     site_id_from_name,
 )
 from stack.supervisor import LocalStack, StackError
+from stack.tracker_build import TrackerBuildError, ensure_tracker_built
 from stack.traffic_plan import plan_traffic
 from stack.traffic_send import TrafficTarget, expected_events, send_traffic
 from stream_processors.funnels.funnel_sql import furthest_steps_sql
@@ -128,6 +130,8 @@ def _print_summary(settings: StackSettings, stack: LocalStack) -> None:
     assert site is not None, "LocalStack.start registers it"
     table = Table(title="Beacon is up", show_header=False, title_justify="left")
     table.add_row("Collector", settings.collector_url)
+    table.add_row("Website tracker", f"{settings.collector_url}/beacon.js")
+    table.add_row("Demo shop", f"{settings.collector_url}/demo")
     table.add_row("ClickHouse HTTP", settings.clickhouse_address)
     table.add_row("Kafka bootstrap", settings.kafka_address)
     table.add_row("Demo site id", site.site_id)
@@ -137,7 +141,8 @@ def _print_summary(settings: StackSettings, stack: LocalStack) -> None:
         table.add_row("", f"[dim]{note}[/dim]")
     console.print(table)
     console.print(
-        f"Try: curl '{settings.collector_url}/p.gif?site={site.site_id}&url=https://example.com/'\n"
+        f"Try: open {settings.collector_url}/demo and click around, or\n"
+        f"     curl '{settings.collector_url}/p.gif?site={site.site_id}&url=https://example.com/'\n"
         '     ./beacon sql "SELECT event_name, url, event_time FROM beacon.events FINAL LIMIT 5"'
     )
 
@@ -547,7 +552,15 @@ def demo_traffic(
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def test(context: typer.Context) -> None:
-    """Run the whole test suite (unit, integration, end-to-end); extra arguments go to pytest."""
+    """Run the whole test suite (unit, integration, end-to-end); extra arguments go to pytest.
+
+    First installs what the tracker's tests need when it is missing: its npm tooling and build, and Chromium."""
+    try:
+        ensure_tracker_built(step=_progress)
+        ensure_chromium(step=_progress)
+    except (TrackerBuildError, ChromiumError) as error:
+        errors.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
     command = [sys.executable, "-m", "pytest", *context.args]
     console.print(f"[dim]$ {' '.join(command)}[/dim]")
     code = subprocess.call(command, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})

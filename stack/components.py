@@ -9,6 +9,7 @@ from stack.email_keys import email_signing_keys
 from stack.health import HttpProbe, Probe, TcpProbe
 from stack.local_secrets import local_secret
 from stack.settings import StackSettings
+from stack.tracker_build import TRACKER_DIR
 
 SALT_SECRET_VARIABLE = "BEACON_STREAM_VISITOR_SALT_SECRET"  # the stream worker's salt for cookieless visitor hashes
 
@@ -104,6 +105,7 @@ def applications(settings: StackSettings) -> list[Component]:
                 "BEACON_COLLECTOR_SPOOL_DIR": str(settings.home / "collector-spool"),
                 "BEACON_COLLECTOR_SITES_SNAPSHOT": str(settings.home / "collector-sites.json"),
                 "BEACON_EMAIL_SIGNING_KEYS": email_signing_keys(settings.home),
+                "BEACON_COLLECTOR_TRACKER_DIR": str(TRACKER_DIR),
             },
         ),
     ]

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stack.components import Component, applications, embedded_services
-from stack.demo_site import DemoSite, ensure_demo_site
+from stack.demo_site import DemoSite, demo_domains, ensure_demo_site
 from stack.processes import ProcessRecord, StateFile, kill_process, start_process, stop_process
 from stack.provision import provision_topics, provision_warehouse
 from stack.settings import StackSettings
+from stack.tracker_build import TrackerBuildError, ensure_tracker_built
 
 Step = Callable[[str], AbstractContextManager[None]]
 
@@ -74,8 +75,10 @@ class LocalStack:
                 applied = provision_warehouse(self.settings.clickhouse_address)
                 self.notes.append(f"migrations applied now: {len(applied)}")
             with self._step("Registering the demo site"):
-                self.demo_site = ensure_demo_site(self.settings.home, self.settings.kafka_address)
+                domains = demo_domains(self.settings.collector_port)
+                self.demo_site = ensure_demo_site(self.settings.home, self.settings.kafka_address, domains)
             if include_applications:
+                self._build_tracker()
                 for component in applications(self.settings):
                     records.append(self._start_healthy(component, records))
         except BaseException:
@@ -84,6 +87,13 @@ class LocalStack:
             raise
         self._state.save(records, complete=True)
         return records
+
+    def _build_tracker(self) -> None:
+        """The collector serves the website tracker: build it first when missing or stale."""
+        try:
+            ensure_tracker_built(step=self._step)
+        except TrackerBuildError as error:
+            raise StackError(str(error)) from None
 
     def stop(self) -> list[str]:
         """Stop every recorded part, newest first; return the names stopped."""
