@@ -26,6 +26,7 @@ from collector.segment_api import segment_routes
 from collector.settings import CollectorSettings
 from collector.snowplow_api import snowplow_pixel_route, snowplow_routes
 from collector.spool import Spool
+from collector.tracker_script import tracker_routes
 from runtime.metrics import METRICS_CONTENT_TYPE, render_metrics
 from runtime.site_registry import SiteRegistry, SiteRegistryFollower
 from schemas.email import EmailTokens
@@ -101,6 +102,7 @@ def create_app(settings: CollectorSettings) -> CollectorApp:
     app.include_router(browser_routes(intake))
     app.include_router(snowplow_routes(intake))
     app.router.routes.append(snowplow_pixel_route(intake))
+    app.router.routes.extend(tracker_routes(settings.collector_tracker_dir, settings.collector_demo_site))
 
     @app.get("/healthz", summary="Liveness", tags=["operations"])
     async def health() -> dict[str, str]:

@@ -54,6 +54,17 @@ async def add_write_key(bootstrap: str, site_id: str, write_key: str) -> Site:
     return updated
 
 
+async def add_domains(bootstrap: str, site_id: str, domains: list[str]) -> Site:
+    """Let pages on more domains send events for a site (the demo site, on a collector's own port)."""
+    site = await existing_site(bootstrap, site_id)
+    added = tuple(domain.lower() for domain in domains if domain.lower() not in site.domains)
+    if not added:
+        return site
+    updated = site.model_copy(update={"domains": (*site.domains, *added), "updated_at": datetime.now(UTC)})
+    await _publish(bootstrap, updated)
+    return updated
+
+
 async def rotate_write_key(bootstrap: str, site_id: str, *, grace: timedelta) -> tuple[Site, str]:
     """Issue a new key; the current ones keep working for ``grace`` (zero: stop at once)."""
     site = await existing_site(bootstrap, site_id)
