@@ -1,15 +1,27 @@
 """Per input partition: the stream time (the highest receipt time seen) and which visitors were active when,
 so the agent can sweep idle visitors out of its table a few at a time. In memory only; after a restart it is
-rebuilt from the recovered table, partition by partition, on each partition's first hit."""
+rebuilt from the recovered table, partition by partition, on each partition's first hit. The per-person stage
+sweeps idle people's profiles with it too (keys are then people)."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
-from stream_processors.visitors.visitor_state import VisitorStateHeader
 
-RecoveredStates = Callable[[], Iterable[tuple[bytes, VisitorStateHeader]]]
+class StateHeader(Protocol):
+    """What the clock reads of a recovered state (the visitor stage's, the per-person stage's profiles)."""
+
+    @property
+    def partition(self) -> int: ...
+    @property
+    def last_active_ms(self) -> int: ...
+    @property
+    def swept(self) -> bool: ...
+
+
+RecoveredStates = Callable[[], Iterable[tuple[bytes, StateHeader]]]
 
 
 class PartitionClock:
