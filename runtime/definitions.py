@@ -1,6 +1,7 @@
 """The definitions folder (``BEACON_DEFINITIONS_DIR``, ``config/`` by default): funnels as YAML files, one per
-funnel, in ``funnels/<funnel_id>.yaml``. Written by ``./beacon funnels add`` or by hand (a ConfigMap in
-Kubernetes), read by the stream worker, which notices changes while it runs."""
+funnel, in ``funnels/<funnel_id>.yaml``, and a site's own profile settings (RFM thresholds) in
+``profiles/<site_id>.yaml``. Written by ``./beacon funnels add`` or by hand (a ConfigMap in Kubernetes), read by
+the stream worker, which notices changes while it runs."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from schemas.funnels import FunnelDefinition, InvalidFunnelError, funnel_yaml, load_funnel_file
+from schemas.profiles import InvalidProfileSettingsError, SiteProfileSettings, load_site_profile_settings
 
 FUNNELS_FOLDER = "funnels"
+PROFILES_FOLDER = "profiles"
 
 
 @dataclass(frozen=True)
@@ -19,10 +22,17 @@ class FunnelFiles:
     problems: tuple[str, ...]  # files that were not used, and why
 
 
+@dataclass(frozen=True)
+class ProfileSettingsFiles:
+    by_site: dict[str, SiteProfileSettings]
+    problems: tuple[str, ...]
+
+
 class DefinitionFolder:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.funnels_dir = root / FUNNELS_FOLDER
+        self.profiles_dir = root / PROFILES_FOLDER
         self._signature: tuple[tuple[str, int, int], ...] | None = None
 
     def read_funnels(self) -> FunnelFiles:
@@ -41,12 +51,28 @@ class DefinitionFolder:
             funnels[funnel.funnel_id] = funnel
         return FunnelFiles(tuple(funnels.values()), tuple(problems))
 
+    def read_profile_settings(self) -> ProfileSettingsFiles:
+        """Each site's profile settings; an invalid file, or one named after another site, is a problem."""
+        by_site: dict[str, SiteProfileSettings] = {}
+        problems = []
+        for path in sorted(self.profiles_dir.glob("*.yaml")) if self.profiles_dir.is_dir() else ():
+            try:
+                site = load_site_profile_settings(path)
+            except InvalidProfileSettingsError as error:
+                problems.append(str(error))
+                continue
+            if path.stem != site.site_id:
+                problems.append(f"{path}: the file of site {site.site_id!r} is named {site.site_id}.yaml")
+                continue
+            by_site[site.site_id] = site
+        return ProfileSettingsFiles(by_site, tuple(problems))
+
     def changed(self) -> bool:
         """Whether the files differ from the last time this was asked (names, sizes, modification times)."""
         try:
             signature = tuple(
                 (path.name, stat.st_mtime_ns, stat.st_size)
-                for path, stat in ((path, path.stat()) for path in self._funnel_paths())
+                for path, stat in ((path, path.stat()) for path in self._watched_paths())
             )
         except FileNotFoundError:  # a file went away while the folder was listed: look again next time
             return True
@@ -66,6 +92,11 @@ class DefinitionFolder:
         draft.write_text(funnel_yaml(funnel), encoding="utf-8")
         draft.replace(path)
         return path
+
+    def _watched_paths(self) -> Iterator[Path]:
+        yield from self._funnel_paths()
+        if self.profiles_dir.is_dir():
+            yield from sorted(self.profiles_dir.glob("*.yaml"))
 
     def _funnel_paths(self) -> Iterator[Path]:
         if self.funnels_dir.is_dir():
