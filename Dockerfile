@@ -1,4 +1,14 @@
 # One image for every Beacon process; the command picks the part (see docker-compose.yml).
+
+# The website tracker, built with its locked npm tooling: only the script and the demo page reach the image.
+FROM node:20-bookworm-slim AS tracker
+WORKDIR /tracker_js
+COPY tracker_js/package.json tracker_js/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tracker_js/build.js ./
+COPY tracker_js/src ./src
+RUN npm run build
+
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
@@ -11,6 +21,8 @@ COPY schemas ./schemas
 COPY warehouse ./warehouse
 COPY stack ./stack
 COPY runtime ./runtime
+COPY --from=tracker /tracker_js/dist ./tracker_js/dist
+COPY tracker_js/demo ./tracker_js/demo
 RUN pip install . && useradd --system --uid 10001 beacon && mkdir -p /data && chown beacon /data
 
 USER beacon

@@ -64,3 +64,11 @@ def test_names_shortened_by_the_build_are_never_names_the_collector_or_the_page_
     internal = _js_regex(TRACKER_DIR / "build.js", "INTERNAL_PROPERTIES")
     seen_outside = {*BrowserEvent.model_fields, *BrowserBatch.model_fields, "q", "loaded", "beacon"}
     assert not {name for name in seen_outside if internal.fullmatch(name)}
+
+
+def test_the_image_builds_the_tracker_and_carries_the_script_and_the_demo_page() -> None:
+    dockerfile = (TRACKER_DIR.parent / "Dockerfile").read_text()
+    assert "RUN npm ci" in dockerfile
+    assert "RUN npm run build" in dockerfile
+    assert "COPY --from=tracker /tracker_js/dist ./tracker_js/dist" in dockerfile
+    assert "COPY tracker_js/demo ./tracker_js/demo" in dockerfile
