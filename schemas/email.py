@@ -8,6 +8,7 @@ so keys rotate without breaking links already sent. A tampered or unsigned token
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -113,3 +114,41 @@ EMAIL_EVENTS: dict[str, type[BaseModel]] = {
     "email_opened": _EmailEventProperties,
     "email_clicked": EmailClicked,
 }
+
+
+class EmailDelivery(BaseModel):
+    """One message to one recipient as the stream sees it now: ``beacon.email_deliveries`` (a new ``version``
+    at each change) and a Kafka record keyed by site and recipient.
+
+    ``opens`` and ``clicks`` count every fetch and every click; ``human_*`` leave out those classified as a
+    machine's (``machine_reasons`` lists the heuristics that fired, see docs/analysts.md). ``opened`` is true
+    with an open or a click (a click needs the email open, even if its images were blocked).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    site_id: str
+    campaign_id: str
+    message_id: str
+    recipient_id: str
+    version: int
+    sent_at: datetime | None
+    opens: int
+    human_opens: int
+    clicks: int
+    human_clicks: int
+    opened: bool
+    human_opened: bool
+    clicked: bool
+    human_clicked: bool
+    first_open_at: datetime | None
+    first_human_open_at: datetime | None
+    first_click_at: datetime | None
+    first_human_click_at: datetime | None
+    machine_reasons: list[str]
+    conversions: int  # purchases whose last human email click within the conversion window was in this message
+    conversion_revenue: float
+    updated_at: datetime
+
+    def partition_key(self) -> bytes:
+        return f"{self.site_id}:{self.recipient_id}".encode()

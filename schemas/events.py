@@ -62,6 +62,17 @@ class BotReason(StrEnum):
     HIGH_HIT_RATE = "high_hit_rate"  # behaviour: set later by the stateful sessionizer, not by enrichment
 
 
+class MailFetcher(StrEnum):
+    """Who fetched an email's open pixel or followed its link, as the request tells (email events only)."""
+
+    NONE = ""  # not an email open or click
+    MAIL_CLIENT = "mail_client"  # a person's mail app or webmail, fetching directly
+    APPLE_PRIVACY_PROXY = "apple_privacy_proxy"  # Apple Mail Privacy Protection: prefetched, opened or not
+    GMAIL_IMAGE_PROXY = "gmail_image_proxy"  # Gmail fetches through its proxy when the person opens the email
+    YAHOO_IMAGE_PROXY = "yahoo_image_proxy"
+    SCANNER = "scanner"  # a security scanner or bot: a datacenter network, a crawler or an HTTP tool
+
+
 class Channel(StrEnum):
     """How the visitor came, in the spirit of GA4's default channel grouping (docs/analysts.md has the rules)."""
 
@@ -148,6 +159,7 @@ class Event(BaseModel):
     utm_content: str = ""
     click_id_type: str = ""  # which ad click id the page URL carried, e.g. "gclid"
     visitor_hash: str = ""  # the cookieless visitor id (daily salted), only for events with no visitor id
+    mail_fetcher: MailFetcher = MailFetcher.NONE  # email opens and clicks: who fetched (a person, a proxy, a bot)
     # Added by the visitor stage (stream_processors/visitors/).
     visitor_id: str = ""  # whose sessions it is in: the anonymous id, else the user id, else the visitor hash
     session_id: UUID = NO_SESSION  # the session it joined when processed (NO_SESSION: not sessionized)

@@ -102,6 +102,13 @@ FUNNEL_TRANSITIONS = TopicSpec(
     description="A person's furthest step in a funnel changed (schemas.funnels.FunnelTransition).",
 )
 
+EMAIL_DELIVERIES = TopicSpec(
+    name="beacon.email_deliveries",
+    partitions=8,
+    retention_ms=30 * DAY_MS,
+    description="An email message's figures for one recipient changed (schemas.email.EmailDelivery, versioned).",
+)
+
 # The stream worker's per-visitor state (a faust table) is recovered from this changelog after a restart.
 # faust names it "<app id>-<table>-changelog"; it is declared here because workers never declare topics.
 STREAM_APP_ID = "beacon-stream"
@@ -120,7 +127,7 @@ PERSON_STATE_CHANGELOG = TopicSpec(
     name=f"{STREAM_APP_ID}-{PERSON_STATE_TABLE}-changelog",
     partitions=EVENTS.partitions,
     retention_ms=-1,
-    description="The stream worker's per-person state (funnel progress), latest per person.",
+    description="The stream worker's per-person state (funnel progress, email messages), latest per person.",
     configs={"cleanup.policy": "compact"},
 )
 
@@ -136,4 +143,5 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     VISITOR_STATE_CHANGELOG,
     FUNNEL_TRANSITIONS,
     PERSON_STATE_CHANGELOG,
+    EMAIL_DELIVERIES,
 )

@@ -9,12 +9,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from schemas.dead_letters import DeadLetter
+from schemas.email import EmailDelivery
 from schemas.events import Event
 from schemas.funnels import FunnelTransition
 from schemas.stream_records import BotVisitor, EventSessionChange, IdentityLink, SessionRecord
 from schemas.topics import (
     BOT_VISITORS,
     DEAD_LETTERS,
+    EMAIL_DELIVERIES,
     EVENT_SESSION_CHANGES,
     EVENTS,
     FUNNEL_TRANSITIONS,
@@ -93,6 +95,7 @@ EVENTS_TABLE = WarehouseTable(
         "utm_content",
         "click_id_type",
         "visitor_hash",
+        "mail_fetcher",
         "properties",
         "source",
     ),
@@ -141,6 +144,13 @@ FUNNEL_TRANSITIONS_TABLE = WarehouseTable(
     columns=tuple(FunnelTransition.model_fields),
 )
 
+EMAIL_DELIVERIES_TABLE = WarehouseTable(
+    topic=EMAIL_DELIVERIES.name,
+    table="beacon.email_deliveries",
+    model=EmailDelivery,
+    columns=tuple(EmailDelivery.model_fields),
+)
+
 WAREHOUSE_TABLES: tuple[WarehouseTable, ...] = (
     EVENTS_TABLE,
     DEAD_LETTERS_TABLE,
@@ -149,4 +159,5 @@ WAREHOUSE_TABLES: tuple[WarehouseTable, ...] = (
     IDENTITIES_TABLE,
     BOT_VISITORS_TABLE,
     FUNNEL_TRANSITIONS_TABLE,
+    EMAIL_DELIVERIES_TABLE,
 )

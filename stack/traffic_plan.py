@@ -31,6 +31,10 @@ CRAWLERS = (
     "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
 )
 BACK_END = "analytics-python/2.3.4"
+# Who else fetches an email's pixel and links (stream_processors/enrich/mail_fetchers.py tells them apart).
+APPLE_MAIL_PROXY = "Mozilla/5.0"
+GMAIL_IMAGE_PROXY = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+SCANNER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 CHANNELS = {  # channel: (referrer, landing query)
     "direct": ("", ""),
     "search": ("https://www.google.com/", ""),
@@ -161,22 +165,42 @@ def _purchase(rng: random.Random, site_id: str, visitor: _Visitor, start: dateti
 
 
 def _newsletter(rng: random.Random, site_id: str, visitor: _Visitor, start: datetime) -> None:
-    """Sent by the back end; opened (sometimes twice) and clicked by some recipients."""
+    """Sent by the back end; opened (sometimes twice) and clicked by some recipients, and fetched by machines
+    for others: Apple's privacy proxy prefetches, Gmail's image proxy stands in for the person (and fetches
+    again later), a corporate scanner follows every link seconds after the send."""
     campaign: dict[str, PropertyValue] = {
         "campaign_id": "autumn-newsletter",
         "message_id": f"m-{visitor.visitor_id}",
         "recipient_id": visitor.user_id,
     }
     _add(visitor, site_id, "email_sent", start, "", "", campaign, Delivery.SERVER)
+    machines = random.Random(f"mail:{visitor.visitor_id}")  # (its own draws: the rest of the traffic stays)
+    mailbox = machines.choice(("client", "client", "apple", "gmail", "scanned"))
+    number = machines.randint(1, 250)
+    if mailbox == "apple":
+        fetched = start + timedelta(seconds=machines.uniform(2, 120))
+        _add(visitor, site_id, "email_opened", fetched, "", "", campaign, Delivery.EMAIL_OPEN,
+             user_agent=APPLE_MAIL_PROXY, ip=f"17.58.{number}.{machines.randint(1, 250)}")  # fmt: skip
+    if mailbox == "scanned":  # from a cloud network, or from the company's own gateway (known by its speed)
+        scanned = start + timedelta(seconds=machines.uniform(1, 8))
+        gateway = f"52.95.{number}.10" if machines.random() < 0.5 else f"203.0.113.{number}"
+        for link, path in enumerate(("/", "/pricing", "/products/sku-1")):
+            _add(visitor, site_id, "email_clicked", scanned + timedelta(milliseconds=300 * link), f"{SHOP}{path}",
+                 "", campaign, Delivery.EMAIL_CLICK, user_agent=SCANNER, ip=gateway)  # fmt: skip
+    gmail = mailbox == "gmail"
+    user_agent, ip = (GMAIL_IMAGE_PROXY, f"66.249.84.{number}") if gmail else (None, None)
     if rng.random() < 0.5:
         opened = start + timedelta(minutes=rng.uniform(5, 60))
         for repeat in range(rng.choice((1, 1, 2))):
             _add(visitor, site_id, "email_opened", opened + timedelta(minutes=repeat * 30), "", "", campaign,
-                 Delivery.EMAIL_OPEN)  # fmt: skip
+                 Delivery.EMAIL_OPEN, user_agent=user_agent, ip=ip)  # fmt: skip
         if rng.random() < 0.4:
             clicked = opened + timedelta(seconds=rng.uniform(5, 120))
             url = f"{SHOP}/products/sku-2?utm_source=newsletter&utm_medium=email&utm_campaign=autumn-newsletter"
             _add(visitor, site_id, "email_clicked", clicked, url, "", campaign, Delivery.EMAIL_CLICK)
+    if gmail:  # the proxy fetches again hours later, whether or not the person looks again
+        _add(visitor, site_id, "email_opened", start + timedelta(hours=machines.uniform(1, 2)), "", "", campaign,
+             Delivery.EMAIL_OPEN, user_agent=user_agent, ip=ip)  # fmt: skip
 
 
 def _crawl(rng: random.Random, site_id: str, visitor: _Visitor, settings: TrafficSettings) -> list[PlannedEvent]:
@@ -208,6 +232,7 @@ def _next_event_id(visitor: _Visitor) -> uuid.UUID:
 def _add(
     visitor: _Visitor, site_id: str, name: str, moment: datetime, url: str, referrer: str,
     properties: Mapping[str, PropertyValue], delivery: Delivery = Delivery.BROWSER, *, bot: bool = False,
+    user_agent: str | None = None, ip: str | None = None,
 ) -> None:  # fmt: skip
     visitor.events.append(
         PlannedEvent(
@@ -220,8 +245,8 @@ def _add(
             send_at=_whole_milliseconds(moment),
             url=url,
             referrer=referrer,
-            user_agent=BACK_END if delivery is Delivery.SERVER else visitor.user_agent,
-            ip=visitor.ip,
+            user_agent=user_agent or (BACK_END if delivery is Delivery.SERVER else visitor.user_agent),
+            ip=ip or visitor.ip,
             properties=dict(properties),
             delivery=delivery,
             bot=bot,

@@ -1,4 +1,5 @@
-"""The stream worker's per-person agent: enriched events -> funnel progress -> ``beacon.funnel_transitions``.
+"""The stream worker's per-person agent: enriched events -> funnel progress and email figures ->
+``beacon.funnel_transitions`` and ``beacon.email_deliveries``.
 
 It reads ``beacon.events`` (written by ``hits_agent``), keyed by site and person (the user id when known, else
 the visitor), so each person's state lives in one partition of the ``people`` table. The step is pure
@@ -23,15 +24,23 @@ from prometheus_client import Counter, Gauge, Histogram
 from runtime.definitions import DefinitionFolder
 from schemas.dead_letters import DeadLetter, DropReason, Stage
 from schemas.events import Event
-from schemas.topics import DEAD_LETTERS, EVENTS, FUNNEL_TRANSITIONS, PERSON_STATE_CHANGELOG, PERSON_STATE_TABLE
+from schemas.topics import (
+    DEAD_LETTERS,
+    EMAIL_DELIVERIES,
+    EVENTS,
+    FUNNEL_TRANSITIONS,
+    PERSON_STATE_CHANGELOG,
+    PERSON_STATE_TABLE,
+)
 from stream_processors.app import app, settings
 from stream_processors.funnels.funnel_steps import CompiledFunnel, compile_funnel
 from stream_processors.people.person_state import PersonState, decode_person_state, encode_person_state
-from stream_processors.people.track_person import track_person
+from stream_processors.people.track_person import PersonRules, track_person
 from stream_processors.record_producer import send_bytes, send_model
 from stream_processors.state_changelog import Delivery, OrderedChangelog
 
 TRANSITIONS = Counter("beacon_stream_funnel_transitions_total", "Funnel transitions emitted", ["funnel_id"])
+EMAIL_DELIVERY_CHANGES = Counter("beacon_stream_email_delivery_changes_total", "Email delivery rows emitted")
 PERSON_ERRORS = Counter("beacon_stream_person_errors_total", "Events the per-person stage failed on")
 FUNNELS_DEFINED = Gauge("beacon_stream_funnels_defined", "Funnels the stream worker runs")
 DEFINITION_PROBLEMS = Gauge("beacon_stream_definition_problems", "Definition files the worker could not use")
@@ -44,7 +53,8 @@ log = structlog.get_logger("stream")
 events_topic = app.topic(EVENTS.name, partitions=EVENTS.partitions)
 people = app.Table(PERSON_STATE_TABLE, partitions=EVENTS.partitions, key_type=bytes, value_type=bytes)
 definitions = DefinitionFolder(settings.definitions_dir)
-_funnels_by_site: dict[str, tuple[CompiledFunnel, ...]] = {}
+EMAIL_RULES = settings.email_rules()
+_rules_by_site: dict[str, PersonRules] = {}
 _funnel_versions: dict[str, str] = {}
 DEFINITIONS_POLL_SECONDS = 1.0
 
@@ -59,8 +69,13 @@ def load_definitions() -> None:
     by_site: dict[str, list[CompiledFunnel]] = {}
     for funnel in read.funnels:
         by_site.setdefault(funnel.site_id, []).append(compile_funnel(funnel))
-    _funnels_by_site.clear()
-    _funnels_by_site.update({site: tuple(funnels) for site, funnels in by_site.items()})
+    _rules_by_site.clear()
+    _rules_by_site.update(
+        {
+            site: PersonRules(tuple(funnels), settings.stream_funnel_max_entries, EMAIL_RULES)
+            for site, funnels in by_site.items()
+        }
+    )
     _funnel_versions.clear()
     _funnel_versions.update({funnel.funnel_id: funnel.version for funnel in read.funnels})
     FUNNELS_DEFINED.set(len(read.funnels))
@@ -92,16 +107,15 @@ async def track_people(stream: StreamT[bytes]) -> None:
 async def _process(record: FaustEvent) -> None:
     message = record.message
     payload = cast(bytes, record.value)
-    funnels = _funnels_by_site.get(_site_of(message.key))
-    if not funnels:
-        return  # nothing is kept for sites with no definitions
-    now = datetime.now(UTC)
     key = cast(bytes, message.key)
+    now = datetime.now(UTC)
     try:
         event = Event.model_validate_json(payload)
+        if not event.person_id:
+            return  # an event of no one (no ids, no usable IP): nothing to keep
         stored = people.get(key)
         state = decode_person_state(stored) if stored is not None else PersonState()
-        changes = track_person(state, event, funnels, now, settings.stream_funnel_max_entries)
+        changes = track_person(state, event, _rules_for(event.site_id), now)
     except Exception as error:  # a bug must not stop the agent: the event stays in beacon.events, kept here too
         PERSON_ERRORS.inc()
         log.exception("person_stage_error", key=key.decode(errors="replace"))
@@ -113,6 +127,9 @@ async def _process(record: FaustEvent) -> None:
     for transition in changes.funnel_transitions:
         TRANSITIONS.labels(transition.funnel_id).inc()
         deliveries.append(await send_model(FUNNEL_TRANSITIONS.name, key, transition))
+    for email_delivery in changes.email_deliveries:
+        EMAIL_DELIVERY_CHANGES.inc()
+        deliveries.append(await send_model(EMAIL_DELIVERIES.name, key, email_delivery))
     value = None if changes.state.empty else encode_person_state(changes.state)
     if value is None:
         people.data.pop(key, None)
@@ -121,8 +138,11 @@ async def _process(record: FaustEvent) -> None:
     changelog.write(message.partition, key, value, deliveries)
 
 
-def _site_of(key: bytes | None) -> str:
-    return key.split(b":", 1)[0].decode(errors="replace") if key else ""
+def _rules_for(site_id: str) -> PersonRules:
+    rules = _rules_by_site.get(site_id)
+    if rules is None:
+        rules = _rules_by_site[site_id] = PersonRules((), settings.stream_funnel_max_entries, EMAIL_RULES)
+    return rules
 
 
 async def _send_dead_letter(payload: bytes, error: Exception, now: datetime) -> None:

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr
 
 from runtime.settings import ClickHouseSettings, KafkaSettings
 from schemas.sessions import SessionRules
+from stream_processors.email.email_deliveries import EmailRules
 
 
 class StreamWorkerSettings(KafkaSettings):
@@ -46,6 +47,13 @@ class StreamWorkerSettings(KafkaSettings):
     # How many events a person's progress in one funnel keeps (for late events); beyond, the oldest go and the
     # step they reached is kept as a floor.
     stream_funnel_max_entries: int = Field(default=256, ge=8)
+    # Email opens and clicks within this many seconds of the send are a scanner's, not a person's.
+    stream_email_scanner_seconds: float = Field(default=10.0, ge=0)
+    # This many different links of one email clicked within this many seconds: a scanner following them all.
+    stream_email_click_burst_links: int = Field(default=3, ge=2)
+    stream_email_click_burst_seconds: float = Field(default=2.0, ge=0)
+    # A purchase within this many days after a person's click in an email is a conversion of that email.
+    stream_email_conversion_days: float = Field(default=7.0, gt=0)
     # Static group membership: a worker restarted under the same id takes its partitions back at once. Empty:
     # "<host>-<web port>", unique per worker on a machine.
     stream_instance_id: str = ""
@@ -63,6 +71,14 @@ class StreamWorkerSettings(KafkaSettings):
 
     def group_instance_id(self) -> str:
         return self.stream_instance_id or f"{socket.gethostname()}-{self.stream_web_port}"
+
+    def email_rules(self) -> EmailRules:
+        return EmailRules(
+            scanner_seconds=self.stream_email_scanner_seconds,
+            burst_links=self.stream_email_click_burst_links,
+            burst_seconds=self.stream_email_click_burst_seconds,
+            conversion_days=self.stream_email_conversion_days,
+        )
 
 
 class WarehouseWriterSettings(KafkaSettings, ClickHouseSettings):

@@ -20,6 +20,7 @@ from stream_processors.enrich.steps import (
     flag_bot,
     put_channel,
     put_geolocation,
+    put_mail_fetcher,
     put_referrer,
     put_user_agent,
     put_utm_tags,
@@ -35,6 +36,7 @@ ENRICH_STEPS: Sequence[Step] = (
     put_user_agent,
     put_geolocation,
     flag_bot,  # after put_geolocation: it reads the IP's network
+    put_mail_fetcher,  # after flag_bot
     put_referrer,
     put_utm_tags,
     put_channel,  # after put_referrer and put_utm_tags

@@ -10,12 +10,13 @@ from datetime import UTC, date, datetime
 from typing import NamedTuple
 from urllib.parse import SplitResult, urlsplit
 
-from schemas.events import BotReason, Channel, DeviceType, Event, HitSource, RawHit
+from schemas.events import BotReason, Channel, DeviceType, Event, HitSource, MailFetcher, RawHit
 from stream_processors.enrich.bots import bot_reason_of
 from stream_processors.enrich.campaigns import ChannelClues, campaign_tags, channel_of
 from stream_processors.enrich.context import EnrichContext
 from stream_processors.enrich.hosting_networks import HOSTING_NETWORKS
 from stream_processors.enrich.ip_lookup import canonical_ip
+from stream_processors.enrich.mail_fetchers import mail_fetcher_of
 from stream_processors.enrich.referrers import known_referrer, referrer_host
 from stream_processors.enrich.user_agents import parse_user_agent
 from stream_processors.enrich.visitor_hashes import visitor_hash
@@ -55,6 +56,7 @@ class EnrichmentDraft(NamedTuple):
     utm_content: str = ""
     click_id_type: str = ""
     visitor_hash: str = ""
+    mail_fetcher: MailFetcher = MailFetcher.NONE
     network: str = ""  # the IP's autonomous system, for the bot step; not stored
     referrer_medium: str = ""  # the referrer list's medium, for the channel step; not stored
 
@@ -105,6 +107,14 @@ def flag_bot(subject: EnrichSubject, draft: EnrichmentDraft, context: EnrichCont
     if reason is BotReason.NONE:
         return draft
     return draft._replace(is_bot=True, bot_reason=reason, device_type=DeviceType.BOT)
+
+
+def put_mail_fetcher(subject: EnrichSubject, draft: EnrichmentDraft, context: EnrichContext) -> EnrichmentDraft:
+    """Email opens and clicks only; needs ``put_geolocation`` (the network) and ``flag_bot`` first."""
+    event = subject.event
+    if event.source is not HitSource.EMAIL:
+        return draft
+    return draft._replace(mail_fetcher=mail_fetcher_of(event.user_agent, draft.network, draft.is_bot))
 
 
 def put_referrer(subject: EnrichSubject, draft: EnrichmentDraft, context: EnrichContext) -> EnrichmentDraft:

@@ -1,6 +1,9 @@
-"""What the stream keeps per person (a faust table entry, bytes): their progress in each funnel.
+"""What the stream keeps per person (a faust table entry, bytes): their progress in each funnel, and their
+email messages and purchases.
 
-Encoded as compact JSON: ``{"f": {funnel_id: [version, step, sequence, settled_step, [[ms, step, key], …]]}}``.
+Encoded as compact JSON:
+``{"f": {funnel_id: [version, step, sequence, settled_step, [[ms, step, key], …]]},
+"e": [[campaign_id, message_id, version, [[ms, name, fetcher, url, key], …]], …], "p": [[ms, key, revenue], …]}``.
 """
 
 from __future__ import annotations
@@ -9,33 +12,48 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from stream_processors.email.email_deliveries import EmailMessage, EmailTouch, PersonEmail, Purchase
 from stream_processors.funnels.funnel_progress import FunnelProgress
 
 
 @dataclass(frozen=True, slots=True)
 class PersonState:
     funnels: dict[str, FunnelProgress] = field(default_factory=dict)
+    email: PersonEmail = field(default_factory=PersonEmail)
 
     @property
     def empty(self) -> bool:
-        return not self.funnels
+        return not self.funnels and not self.email.messages and not self.email.purchases
 
 
 def encode_person_state(state: PersonState) -> bytes:
-    funnels = {
-        funnel_id: [p.version, p.step, p.sequence, p.settled_step, [list(entry) for entry in p.entries]]
-        for funnel_id, p in state.funnels.items()
-    }
-    return orjson.dumps({"f": funnels})
+    document: dict[str, object] = {}
+    if state.funnels:
+        document["f"] = {
+            funnel_id: [p.version, p.step, p.sequence, p.settled_step, [list(entry) for entry in p.entries]]
+            for funnel_id, p in state.funnels.items()
+        }
+    if state.email.messages:
+        document["e"] = [
+            [m.campaign_id, m.message_id, m.version, [[t.ms, t.name, t.fetcher, t.url, t.key] for t in m.touches]]
+            for m in state.email.messages
+        ]
+    if state.email.purchases:
+        document["p"] = [[p.ms, p.key, p.revenue] for p in state.email.purchases]
+    return orjson.dumps(document)
 
 
 def decode_person_state(stored: bytes) -> PersonState:
     document = orjson.loads(stored)
-    return PersonState(
-        funnels={
-            funnel_id: FunnelProgress(
-                version, step, sequence, settled, tuple((ms, entry_step, key) for ms, entry_step, key in entries)
-            )
-            for funnel_id, (version, step, sequence, settled, entries) in document.get("f", {}).items()
-        }
+    funnels = {
+        funnel_id: FunnelProgress(
+            version, step, sequence, settled, tuple((ms, entry_step, key) for ms, entry_step, key in entries)
+        )
+        for funnel_id, (version, step, sequence, settled, entries) in document.get("f", {}).items()
+    }
+    messages = tuple(
+        EmailMessage(campaign_id, message_id, version, tuple(EmailTouch(*touch) for touch in touches))
+        for campaign_id, message_id, version, touches in document.get("e", ())
     )
+    purchases = tuple(Purchase(ms, key, revenue) for ms, key, revenue in document.get("p", ()))
+    return PersonState(funnels, PersonEmail(messages, purchases))

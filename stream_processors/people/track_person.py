@@ -1,14 +1,16 @@
-"""The per-person stage (pure): one event of a person, their state, the funnels of the site -> new state and
-what changed."""
+"""The per-person stage (pure): one event of a person, their state, the site's definitions -> new state and
+what changed (funnel transitions, email deliveries)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from schemas.email import EmailDelivery
 from schemas.events import Event
 from schemas.funnels import FunnelTransition
+from stream_processors.email.email_deliveries import EmailRules, track_email
 from stream_processors.funnels.funnel_progress import FunnelProgress, advance_funnel
 from stream_processors.funnels.funnel_steps import CompiledFunnel, counts_for_funnels
 from stream_processors.people.person_state import PersonState
@@ -16,28 +18,47 @@ from stream_processors.visitors.track_event import milliseconds
 
 
 @dataclass(frozen=True)
+class PersonRules:
+    funnels: Sequence[CompiledFunnel] = ()  # the site's
+    max_funnel_entries: int = 256
+    email: EmailRules = field(default_factory=EmailRules)
+
+
+@dataclass(frozen=True)
 class PersonChanges:
     state: PersonState
     funnel_transitions: tuple[FunnelTransition, ...] = ()
+    email_deliveries: tuple[EmailDelivery, ...] = ()
     changed: bool = False  # the state differs from the one given: it must be stored
 
 
-def track_person(
-    state: PersonState, event: Event, funnels: Sequence[CompiledFunnel], now: datetime, max_funnel_entries: int
-) -> PersonChanges:
-    """Count ``event`` in each of its site's ``funnels``; progress in funnels no longer defined is let go."""
-    if not counts_for_funnels(event):
-        return PersonChanges(state)
+def track_person(state: PersonState, event: Event, rules: PersonRules, now: datetime) -> PersonChanges:
+    """Count ``event`` in the person's funnels and email figures."""
+    funnels, transitions = _track_funnels(state.funnels, event, rules, now)
+    email, deliveries = track_email(state.email, event, rules.email, now)
+    changed = funnels is not state.funnels or email is not state.email
+    new_state = replace(state, funnels=funnels, email=email) if changed else state
+    return PersonChanges(new_state, transitions, deliveries, changed)
+
+
+def _track_funnels(
+    progress: dict[str, FunnelProgress], event: Event, rules: PersonRules, now: datetime
+) -> tuple[dict[str, FunnelProgress], tuple[FunnelTransition, ...]]:
+    """Progress in funnels no longer defined is let go; the same dict back when nothing changed."""
+    if not counts_for_funnels(event) or (not rules.funnels and not progress):
+        return progress, ()
     event_ms = milliseconds(event.event_time)
     progress_by_funnel: dict[str, FunnelProgress] = {}
     transitions = []
-    for funnel in funnels:
+    for funnel in rules.funnels:
         funnel_id = funnel.definition.funnel_id
-        before = state.funnels.get(funnel_id)
-        after, transition = advance_funnel(before, funnel, event, event_ms, now, max_funnel_entries)
+        after, transition = advance_funnel(
+            progress.get(funnel_id), funnel, event, event_ms, now, rules.max_funnel_entries
+        )
         if after is not None:
             progress_by_funnel[funnel_id] = after
         if transition is not None:
             transitions.append(transition)
-    changed = progress_by_funnel != state.funnels
-    return PersonChanges(PersonState(progress_by_funnel) if changed else state, tuple(transitions), changed)
+    if progress_by_funnel == progress:
+        return progress, tuple(transitions)
+    return progress_by_funnel, tuple(transitions)

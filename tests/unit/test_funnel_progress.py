@@ -16,7 +16,7 @@ from stream_processors.funnels.funnel_sql import furthest_steps_sql
 from stream_processors.funnels.funnel_steps import compile_funnel
 from stream_processors.funnels.window_funnel import furthest_step
 from stream_processors.people.person_state import PersonState, decode_person_state, encode_person_state
-from stream_processors.people.track_person import track_person
+from stream_processors.people.track_person import PersonRules, track_person
 from stream_processors.visitors.track_event import milliseconds
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -53,7 +53,7 @@ def _run(definition: FunnelDefinition, events: list[Event], max_entries: int = 2
     funnel = compile_funnel(definition)
     state, transitions = PersonState(), []
     for event in events:
-        changes = track_person(state, event, [funnel], NOW, max_entries)
+        changes = track_person(state, event, PersonRules((funnel,), max_entries), NOW)
         state = decode_person_state(encode_person_state(changes.state))  # as the table's changelog would
         transitions += changes.funnel_transitions
     return state, transitions
