@@ -109,6 +109,13 @@ EMAIL_DELIVERIES = TopicSpec(
     description="An email message's figures for one recipient changed (schemas.email.EmailDelivery, versioned).",
 )
 
+CUSTOMER_PROFILES = TopicSpec(
+    name="beacon.customer_profiles",
+    partitions=8,
+    retention_ms=30 * DAY_MS,
+    description="A person's customer profile changed: its new version (schemas.profiles.CustomerProfile).",
+)
+
 # The stream worker's per-visitor state (a faust table) is recovered from this changelog after a restart.
 # faust names it "<app id>-<table>-changelog"; it is declared here because workers never declare topics.
 STREAM_APP_ID = "beacon-stream"
@@ -144,4 +151,5 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     FUNNEL_TRANSITIONS,
     PERSON_STATE_CHANGELOG,
     EMAIL_DELIVERIES,
+    CUSTOMER_PROFILES,
 )

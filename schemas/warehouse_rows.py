@@ -12,9 +12,11 @@ from schemas.dead_letters import DeadLetter
 from schemas.email import EmailDelivery
 from schemas.events import Event
 from schemas.funnels import FunnelTransition
+from schemas.profiles import CustomerProfile
 from schemas.stream_records import BotVisitor, EventSessionChange, IdentityLink, SessionRecord
 from schemas.topics import (
     BOT_VISITORS,
+    CUSTOMER_PROFILES,
     DEAD_LETTERS,
     EMAIL_DELIVERIES,
     EVENT_SESSION_CHANGES,
@@ -151,6 +153,13 @@ EMAIL_DELIVERIES_TABLE = WarehouseTable(
     columns=tuple(EmailDelivery.model_fields),
 )
 
+CUSTOMER_PROFILES_TABLE = WarehouseTable(
+    topic=CUSTOMER_PROFILES.name,
+    table="beacon.customer_profiles",
+    model=CustomerProfile,
+    columns=tuple(CustomerProfile.model_fields),
+)
+
 WAREHOUSE_TABLES: tuple[WarehouseTable, ...] = (
     EVENTS_TABLE,
     DEAD_LETTERS_TABLE,
@@ -160,4 +169,5 @@ WAREHOUSE_TABLES: tuple[WarehouseTable, ...] = (
     BOT_VISITORS_TABLE,
     FUNNEL_TRANSITIONS_TABLE,
     EMAIL_DELIVERIES_TABLE,
+    CUSTOMER_PROFILES_TABLE,
 )

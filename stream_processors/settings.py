@@ -54,6 +54,10 @@ class StreamWorkerSettings(KafkaSettings):
     stream_email_click_burst_seconds: float = Field(default=2.0, ge=0)
     # A purchase within this many days after a person's click in an email is a conversion of that email.
     stream_email_conversion_days: float = Field(default=7.0, gt=0)
+    # How long (in stream time: receipt times) a person's counted event ids and sessions are remembered, so that
+    # an event delivered again counts once in their profile; a person idle this long keeps only the totals.
+    # Longer than any site's session idle timeout plus the allowed lateness.
+    stream_person_memory_hours: float = Field(default=24.0, gt=0)
     # Static group membership: a worker restarted under the same id takes its partitions back at once. Empty:
     # "<host>-<web port>", unique per worker on a machine.
     stream_instance_id: str = ""

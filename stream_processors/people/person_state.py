@@ -3,7 +3,8 @@ email messages and purchases.
 
 Encoded as compact JSON:
 ``{"f": {funnel_id: [version, step, sequence, settled_step, [[ms, step, key], …]]},
-"e": [[campaign_id, message_id, version, [[ms, name, fetcher, url, key], …]], …], "p": [[ms, key, revenue], …]}``.
+"e": [[campaign_id, message_id, version, [[ms, name, fetcher, url, key], …]], …], "p": [[ms, key, revenue], …],
+"c": [the customer profile, ``profiles/profile_state.py``]}``.
 """
 
 from __future__ import annotations
@@ -14,16 +15,18 @@ import orjson
 
 from stream_processors.email.email_deliveries import EmailMessage, EmailTouch, PersonEmail, Purchase
 from stream_processors.funnels.funnel_progress import FunnelProgress
+from stream_processors.profiles.profile_state import PROFILE_KEY, ProfileState, decode_profile, encode_profile
 
 
 @dataclass(frozen=True, slots=True)
 class PersonState:
     funnels: dict[str, FunnelProgress] = field(default_factory=dict)
     email: PersonEmail = field(default_factory=PersonEmail)
+    profile: ProfileState | None = None
 
     @property
     def empty(self) -> bool:
-        return not self.funnels and not self.email.messages and not self.email.purchases
+        return not self.funnels and not self.email.messages and not self.email.purchases and self.profile is None
 
 
 def encode_person_state(state: PersonState) -> bytes:
@@ -40,6 +43,8 @@ def encode_person_state(state: PersonState) -> bytes:
         ]
     if state.email.purchases:
         document["p"] = [[p.ms, p.key, p.revenue] for p in state.email.purchases]
+    if state.profile is not None:
+        document[PROFILE_KEY] = encode_profile(state.profile)
     return orjson.dumps(document)
 
 
@@ -56,4 +61,5 @@ def decode_person_state(stored: bytes) -> PersonState:
         for campaign_id, message_id, version, touches in document.get("e", ())
     )
     purchases = tuple(Purchase(ms, key, revenue) for ms, key, revenue in document.get("p", ()))
-    return PersonState(funnels, PersonEmail(messages, purchases))
+    profile = decode_profile(document[PROFILE_KEY]) if PROFILE_KEY in document else None
+    return PersonState(funnels, PersonEmail(messages, purchases), profile)

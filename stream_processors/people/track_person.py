@@ -1,5 +1,5 @@
 """The per-person stage (pure): one event of a person, their state, the site's definitions -> new state and
-what changed (funnel transitions, email deliveries)."""
+what changed (funnel transitions, email deliveries, a new customer profile version)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from datetime import datetime
 from schemas.email import EmailDelivery
 from schemas.events import Event
 from schemas.funnels import FunnelTransition
+from schemas.profiles import CustomerProfile
 from stream_processors.email.email_deliveries import EmailRules, track_email
 from stream_processors.funnels.funnel_progress import FunnelProgress, advance_funnel
 from stream_processors.funnels.funnel_steps import CompiledFunnel, counts_for_funnels
 from stream_processors.people.person_state import PersonState
+from stream_processors.profiles.track_profile import ProfileRules, track_profile
 from stream_processors.visitors.track_event import milliseconds
 
 
@@ -22,6 +24,7 @@ class PersonRules:
     funnels: Sequence[CompiledFunnel] = ()  # the site's
     max_funnel_entries: int = 256
     email: EmailRules = field(default_factory=EmailRules)
+    profiles: ProfileRules = field(default_factory=ProfileRules)
 
 
 @dataclass(frozen=True)
@@ -29,16 +32,22 @@ class PersonChanges:
     state: PersonState
     funnel_transitions: tuple[FunnelTransition, ...] = ()
     email_deliveries: tuple[EmailDelivery, ...] = ()
+    profile: CustomerProfile | None = None  # the person's profile, if this event changed it
     changed: bool = False  # the state differs from the one given: it must be stored
 
 
-def track_person(state: PersonState, event: Event, rules: PersonRules, now: datetime) -> PersonChanges:
-    """Count ``event`` in the person's funnels and email figures."""
+def track_person(
+    state: PersonState, event: Event, rules: PersonRules, now: datetime, stream_time_ms: int = 0, partition: int = 0
+) -> PersonChanges:
+    """Count ``event`` in the person's funnels, email figures and profile. ``stream_time_ms``: the highest
+    receipt time seen on the event's partition (by default the event's own)."""
     funnels, transitions = _track_funnels(state.funnels, event, rules, now)
     email, deliveries = track_email(state.email, event, rules.email, now)
-    changed = funnels is not state.funnels or email is not state.email
-    new_state = replace(state, funnels=funnels, email=email) if changed else state
-    return PersonChanges(new_state, transitions, deliveries, changed)
+    stream_time_ms = max(stream_time_ms, milliseconds(event.received_at))
+    profile, profile_version = track_profile(state.profile, event, rules.profiles, stream_time_ms, partition, now)
+    changed = funnels is not state.funnels or email is not state.email or profile is not state.profile
+    new_state = replace(state, funnels=funnels, email=email, profile=profile) if changed else state
+    return PersonChanges(new_state, transitions, deliveries, profile_version, changed)
 
 
 def _track_funnels(
