@@ -1,6 +1,6 @@
 """Sessions through the whole running stack equal the reference sessionizer's, computed from the stored events:
 with duplicates and late, out-of-order deliveries, and with the stream worker killed (SIGKILL) mid-stream (then
-funnels must equal windowFunnel over the events too)."""
+funnels must equal windowFunnel over the events too, and customer profiles SQL over them)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from stack.traffic_send import TrafficTarget, expected_events, send_traffic
 from tests.support.cli import beacon_against
 from tests.support.funnels import assert_funnels_equal_window_funnel, install_funnels, traffic_funnels
 from tests.support.polling import wait_until
+from tests.support.profiles import assert_profiles_equal_sql
 from tests.support.sessions import collapsed_totals, reference_of, stored_events, stored_sessions
 from tests.support.sites import RegisteredSite, register_site
 
@@ -137,6 +138,7 @@ def test_sessions_are_exact_after_the_stream_worker_is_killed_mid_stream(own_sta
     own_stack.start_part("stream")
     _assert_sessions_equal_the_reference(clickhouse, site_id, planned)
     assert_funnels_equal_window_funnel(clickhouse, funnels)
+    assert_profiles_equal_sql(clickhouse, site_id)
 
 
 def _two_visits_five_minutes_apart(stack: StackSettings, site: RegisteredSite) -> None:

@@ -1,0 +1,95 @@
+"""Customer profiles kept by the running stream equal SQL over the stored events, for generated traffic with
+duplicates and late deliveries; the RFM view scores and names segments as the documented grid says."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from clickhouse_connect.driver.client import Client
+
+from schemas.email import EmailTokens
+from schemas.profiles import RfmThresholds, rfm_segment
+from schemas.traffic import TrafficSettings
+from stack.email_keys import email_signing_keys
+from stack.settings import StackSettings
+from stack.traffic_plan import plan_traffic
+from stack.traffic_send import TrafficTarget, expected_events, send_traffic
+from tests.support.polling import wait_until
+from tests.support.profiles import assert_profiles_equal_sql
+from tests.support.sites import register_site
+
+
+def test_profiles_in_the_stream_equal_sql_over_the_events(beacon_stack: StackSettings, clickhouse: Client) -> None:
+    site = register_site(beacon_stack, prefix="profiles")
+    traffic = TrafficSettings(
+        seed=31, visitors=80, start=datetime.now(UTC) - timedelta(hours=3), hours=2,
+        duplicate_rate=0.1, late_rate=0.1, email_share=1.0,
+    )  # fmt: skip
+    planned = plan_traffic(site.site_id, traffic)
+    target = TrafficTarget(
+        collector_url=beacon_stack.collector_url,
+        site_id=site.site_id,
+        write_key=site.write_key,
+        origin="https://shop.example",
+        email_tokens=EmailTokens(email_signing_keys(beacon_stack.home).split(",")),
+    )
+    assert send_traffic(planned, target).refused == []
+    distinct, emails = expected_events(planned)
+    stored = "SELECT count() FROM beacon.events FINAL WHERE site_id = {s:String} AND user_id != 'registry-probe'"
+    wait_until(
+        lambda: clickhouse.query(stored, parameters={"s": site.site_id}).result_rows == [(distinct + emails,)],
+        what=f"{distinct + emails} events",
+        timeout_seconds=120,
+    )
+
+    profiles = assert_profiles_equal_sql(clickhouse, site.site_id)
+
+    assert len(profiles) > 40
+    assert sum(profile["purchases"] > 0 for profile in profiles.values()) >= 3, "buyers to mean something"
+    assert any(profile["returning"] for profile in profiles.values())
+    assert any(profile["email_opens"] for profile in profiles.values())
+    assert any(profile["chat_conversations"] for profile in profiles.values())
+    # Write amplification: a version per event that changed a profile, never more (pings and duplicates: none).
+    versions, events = clickhouse.query(
+        "SELECT (SELECT count() FROM beacon.customer_profiles WHERE site_id = {s:String}),"
+        " (SELECT count() FROM beacon.events FINAL WHERE site_id = {s:String} AND event_name != 'page_ping')",
+        parameters={"s": site.site_id},
+    ).result_rows[0]
+    assert versions <= events, (versions, events)
+    rfm = clickhouse.query(
+        "SELECT rfm_segment, count() FROM beacon.customer_rfm WHERE site_id = {s:String} GROUP BY rfm_segment",
+        parameters={"s": site.site_id},
+    ).result_rows
+    assert dict(rfm).get("prospect", 0) == sum(profile["purchases"] == 0 for profile in profiles.values())
+    assert dict(rfm).get("new_customers", 0) > 0, "buyers of today with one order"
+
+
+def test_the_rfm_view_scores_recency_now_and_names_every_cell_of_the_grid(clickhouse: Client) -> None:
+    """One synthetic customer per (R, F) cell, written straight to the table, read back through the view."""
+    rfm, site_id = RfmThresholds(), "rfm-grid"
+    days_for_recency = {5: 3, 4: 45, 3: 120, 2: 300, 1: 500}
+    purchases_for_frequency = {1: 1, 2: 2, 3: 4, 4: 6, 5: 9}
+    now = datetime.now(UTC)
+    rows = []
+    for recency, days in days_for_recency.items():
+        for frequency, purchases in purchases_for_frequency.items():
+            last = now - timedelta(days=days, hours=1)
+            rows.append((site_id, f"p{recency}{frequency}", 1, purchases, last, frequency, list(rfm.recency_days)))
+    rows.append((site_id, "nobody", 1, 0, None, 0, list(rfm.recency_days)))
+    clickhouse.insert(
+        "beacon.customer_profiles", rows,
+        column_names=["site_id", "person_id", "version", "purchases", "last_purchase_at", "frequency_score",
+                      "rfm_recency_days"],
+    )  # fmt: skip
+    result = clickhouse.query(
+        "SELECT person_id, recency_days, recency_score, frequency_score, rfm_segment FROM beacon.customer_rfm"
+        " WHERE site_id = {s:String}",
+        parameters={"s": site_id},
+    ).result_rows
+    seen = {person: (days, recency, frequency, segment) for person, days, recency, frequency, segment in result}
+    assert seen.pop("nobody") == (None, 0, 0, "prospect")
+    assert len(seen) == 25
+    for person, (days, recency, frequency, segment) in seen.items():
+        assert (recency, frequency) == (int(person[1]), int(person[2]))
+        assert recency == rfm.recency_score(days)
+        assert segment == rfm_segment(recency, frequency), person
