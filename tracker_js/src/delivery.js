@@ -3,6 +3,7 @@
 // so that events of a page that went offline are sent by the next page. Every event keeps its event_id, so a
 // batch sent twice (a retry after a lost answer, two tabs) counts once downstream.
 
+import { guard } from './guard.js'
 import { QUEUE } from './storage.js'
 
 export const MAX_QUEUE = 200 // events kept at most; beyond that the oldest go
@@ -44,10 +45,13 @@ export function createDelivery(window, { endpoint, site }, store, persist, allow
   function schedule() {
     if (timer || !load().length) return
     const wait = failures ? Math.min(MAX_BACKOFF_MS, BATCH_DELAY_MS * 2 ** failures) : BATCH_DELAY_MS
-    timer = window.setTimeout(() => {
-      timer = 0
-      delivery.flush()
-    }, wait)
+    timer = window.setTimeout(
+      guard(() => {
+        timer = 0
+        delivery.flush()
+      }),
+      wait,
+    )
   }
 
   const delivery = {

@@ -5,20 +5,12 @@ import { campaignOf } from './campaign.js'
 import { clickEvents } from './clicks.js'
 import { createDelivery } from './delivery.js'
 import { createEngagement, scrollDepth } from './engagement.js'
+import { guard } from './guard.js'
 import { uuid } from './ids.js'
 import { cleanProperties } from './properties.js'
 import { USER_ID, createStore } from './storage.js'
 
 const ACTIVITY = ['mousemove', 'keydown', 'touchstart', 'scroll']
-
-/** Wrap a listener so that nothing it does can throw into the page. */
-export const guard =
-  (listener) =>
-  (...args) => {
-    try {
-      return listener(...args)
-    } catch (error) {}
-  }
 
 /**
  * @param {Window} window
@@ -29,7 +21,7 @@ export function createTracker(window, config) {
   const store = createStore(window)
   const newId = () => uuid(window.crypto)
   // Do Not Track or Global Privacy Control, where the site asks to respect them: the tracker stays off.
-  const off = config.respectDnt && (navigator.doNotTrack == '1' || navigator.globalPrivacyControl)
+  const off = config.respectDnt && (navigator.doNotTrack == 1 || navigator.globalPrivacyControl)
   let consent // 'granted' or 'denied' once the page says
   let anonymousId
   let userId
@@ -104,6 +96,7 @@ export function createTracker(window, config) {
   const commands = {
     track: (name, properties) => send(name, properties),
     identify(id, traits) {
+      if (id == null) return // an identify without a user: a page bug, not a user named "undefined"
       userId = String(id)
       if (persist()) store.write(USER_ID, userId)
       send('identify', traits)
@@ -115,14 +108,14 @@ export function createTracker(window, config) {
       if (persist()) anonymousId = store.setAnonymousId(newId())
     },
     purchase: (order) => send('purchase', order),
-    chat: (type, properties) => send(/^chat_/.test(type) ? type : 'chat_' + type, properties),
+    chat: (type, properties) => send('chat_' + type.replace(/^chat_/, ''), properties),
     consent(state) {
       if (state == 'denied') {
         delivery.discard()
         store.erase()
         anonymousId = null
       }
-      if (/^(denied|granted)$/.test(state)) consent = state
+      if (state == 'denied' || state == 'granted') consent = state
       restore()
     },
   }
@@ -144,9 +137,11 @@ export function createTracker(window, config) {
       for (const method of ['pushState', 'replaceState']) {
         const original = history[method]
         history[method] = (...args) => {
-          const result = original.apply(history, args)
-          guard(navigated)()
-          return result
+          try {
+            return original.apply(history, args) // the page's own call: its errors are the page's
+          } finally {
+            guard(navigated)()
+          }
         }
       }
       listen(window, ['popstate', 'hashchange'], navigated) // a new hash is a new page only with data-hash

@@ -263,16 +263,27 @@ test('Do Not Track and Global Privacy Control switch the tracker off only where 
   }
 })
 
-test('nothing throws into the page: unknown commands, broken storage, a failing fetch', async () => {
-  const window = fakeWindow()
-  Object.defineProperty(window, 'localStorage', { get: () => { throw new Error('SecurityError') } })
-  window.fetch = () => { throw new Error('blocked by an extension') }
-  load(window, {}, ['nonsense'], ['track'])
+test('nothing throws into the page: unknown commands, broken storage, a fetch that throws', async () => {
+  for (const cookieless of [false, true]) {
+    const window = fakeWindow()
+    Object.defineProperty(window, 'localStorage', { get: () => { throw new Error('SecurityError') } })
+    window.fetch = () => { throw new Error('blocked by an extension') }
+    load(window, cookieless ? { cookieless: '' } : {}, ['nonsense'], ['track'])
+    window.beacon('identify')
+    window.beacon('purchase', null)
+    window.beacon()
+    window.history.pushState({}, '', '/x')
+    await elapse(BATCH_DELAY_MS)
+    await elapse(60_000)
+    window.dispatch('window', 'pagehide')
+    window.dispatch('document', 'click', { target: null })
+  }
+})
+
+test('an identify without a user id changes nothing', async () => {
+  const window = load(fakeWindow())
   window.beacon('identify')
-  window.beacon('purchase', null)
-  window.beacon()
-  window.history.pushState({}, '', '/x')
+  window.beacon('track', 'after')
   await elapse(BATCH_DELAY_MS)
-  window.dispatch('window', 'pagehide')
-  window.dispatch('document', 'click', { target: null })
+  assert.deepEqual(window.sent().map((event) => [event.name, event.user_id]), [['page_view', undefined], ['after', undefined]])
 })
