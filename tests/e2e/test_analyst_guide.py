@@ -5,6 +5,8 @@ later are picked up by themselves; the funnels they name are installed for the s
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
@@ -13,6 +15,7 @@ from tests.e2e.conftest import GeneratedSite
 from tests.support.analyst_guide import GUIDE, GuideQuery, guide_queries
 
 QUERIES = guide_queries()
+SETTLE_SECONDS = 30  # a stage the fixture does not wait for (a newer one) may still be catching up
 
 
 def test_every_sql_block_of_the_guide_is_collected() -> None:
@@ -25,8 +28,13 @@ def test_every_sql_block_of_the_guide_is_collected() -> None:
 def test_the_guide_query_runs_on_generated_traffic(
     query: GuideQuery, generated_site: GeneratedSite, clickhouse: Client
 ) -> None:
-    try:
-        rows = clickhouse.query(query.on_site(generated_site.site_id)).result_rows
-    except ClickHouseError as error:
-        pytest.fail(f"docs/analysts.md line {query.line}: {error}\n{query.sql}")
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while True:
+        try:
+            rows = clickhouse.query(query.on_site(generated_site.site_id)).result_rows
+        except ClickHouseError as error:
+            pytest.fail(f"docs/analysts.md line {query.line}: {error}\n{query.sql}")
+        if rows or query.may_be_empty or time.monotonic() > deadline:
+            break
+        time.sleep(1)
     assert rows or query.may_be_empty, f"docs/analysts.md line {query.line} returned no rows:\n{query.sql}"
