@@ -111,8 +111,10 @@ async def follow_definitions() -> None:
 
 @app.page("/definitions")
 async def loaded_definitions(view: web.View, request: web.Request) -> web.Response:
-    """The funnels this worker runs, by id and version: what ``./beacon funnels list`` compares with."""
-    return view.json({"funnels": dict(_funnel_versions)})
+    """The funnels this worker runs, by id and version: what ``./beacon funnels list`` compares with; and the
+    sites with their own profile settings (RFM thresholds)."""
+    profiles = {site: rules.rfm.model_dump(mode="json") for site, rules in _profile_rules_by_site.items()}
+    return view.json({"funnels": dict(_funnel_versions), "profiles": profiles})
 
 
 @app.agent(events_topic, name="track_people")

@@ -3,8 +3,10 @@ duplicates and late deliveries; the RFM view scores and names segments as the do
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
+import httpx
 from clickhouse_connect.driver.client import Client
 
 from schemas.email import EmailTokens
@@ -93,3 +95,41 @@ def test_the_rfm_view_scores_recency_now_and_names_every_cell_of_the_grid(clickh
         assert (recency, frequency) == (int(person[1]), int(person[2]))
         assert recency == rfm.recency_score(days)
         assert segment == rfm_segment(recency, frequency), person
+
+
+def test_a_site_s_own_rfm_thresholds_apply_to_its_profiles(beacon_stack: StackSettings, clickhouse: Client) -> None:
+    site = register_site(beacon_stack, prefix="rfm-own")
+    folder = beacon_stack.definitions_dir / "profiles"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{site.site_id}.yaml").write_text(
+        f"site_id: {site.site_id}\nrfm:\n  recency_days: [1, 2, 3, 4]\n  purchases: [1, 2, 3, 4]\n"
+    )
+
+    def loaded() -> bool:
+        answer = httpx.get(f"http://{beacon_stack.host}:{beacon_stack.stream_web_port}/definitions", timeout=3)
+        return site.site_id in answer.json().get("profiles", {})
+
+    wait_until(loaded, what="the stream worker to read the site's profile settings", timeout_seconds=30)
+    now = datetime.now(UTC)
+    batch = [
+        {"type": "track", "event": "Order Completed", "userId": "buyer", "messageId": str(uuid.uuid4()),
+         "timestamp": (now - timedelta(days=2, hours=1)).isoformat(), "properties": {"revenue": 120}},
+    ]  # fmt: skip
+    answer = httpx.post(
+        f"{beacon_stack.collector_url}/v1/batch", json={"batch": batch, "sentAt": now.isoformat()},
+        auth=(site.write_key, ""), timeout=10,
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    query = (
+        "SELECT frequency_score, monetary_score, rfm_recency_days, recency_days, recency_score, rfm_segment"
+        " FROM beacon.customer_profiles FINAL JOIN beacon.customer_rfm USING (site_id, person_id)"
+        " WHERE site_id = {s:String} AND person_id = 'buyer'"
+    )
+    wait_until(
+        lambda: (
+            clickhouse.query(query, parameters={"s": site.site_id}).result_rows
+            == [(2, 2, [1, 2, 3, 4], 2, 4, "potential_loyalists")]
+        ),
+        what="the buyer's profile scored with the site's thresholds",
+        timeout_seconds=30,
+    )
