@@ -44,7 +44,7 @@ export function createDelivery(window, { endpoint, site }, store, persist, allow
 
   function schedule() {
     if (timer || !load().length) return
-    const wait = failures ? Math.min(MAX_BACKOFF_MS, BATCH_DELAY_MS * 2 ** failures) : BATCH_DELAY_MS
+    const wait = Math.min(MAX_BACKOFF_MS, BATCH_DELAY_MS * 2 ** failures) // 1 s, then 2, 4, 8, 16, 30 s after failures
     timer = window.setTimeout(
       guard(() => {
         timer = 0

@@ -17,11 +17,8 @@ export function createEngagement(now, visible) {
     mark = time
   }
   const engagement = {
-    active() {
-      account()
-      activeUntil = mark + IDLE_MS
-    },
-    visible(isVisible) {
+    /** The visitor did something, or the page was shown or hidden: `isVisible` says which it is now. */
+    active(isVisible) {
       account()
       visible = isVisible
       if (visible) activeUntil = mark + IDLE_MS

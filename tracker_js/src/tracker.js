@@ -10,7 +10,8 @@ import { uuid } from './ids.js'
 import { cleanProperties } from './properties.js'
 import { USER_ID, createStore } from './storage.js'
 
-const ACTIVITY = ['mousemove', 'keydown', 'touchstart', 'scroll']
+// What the visitor does that shows engagement, and the page being shown or hidden.
+const ACTIVITY = ['visibilitychange', 'mousemove', 'keydown', 'touchstart', 'scroll']
 
 /**
  * @param {Window} window
@@ -66,10 +67,10 @@ export function createTracker(window, config) {
     send('page_view', { title: document.title }, { event_id: pageViewId, referrer })
   }
 
-  /** The engaged time since the last ping; a ping only when there is some. */
+  /** The engaged time since the last ping, for the page view's URL (a navigation may have changed it already). */
   function ping() {
     const engagedMs = engagement.take()
-    if (engagedMs) send('page_ping', { engaged_ms: engagedMs, scroll_depth: depth })
+    if (engagedMs) send('page_ping', { engaged_ms: engagedMs, scroll_depth: depth }, { url: pageUrl })
   }
 
   function navigated() {
@@ -80,7 +81,9 @@ export function createTracker(window, config) {
     }
   }
 
+  /** Hidden or left (pagehide comes before visibilitychange): no engaged time from here on, the last ping. */
   function leave() {
+    engagement.active(false)
     ping()
     delivery.flush(true)
   }
@@ -145,13 +148,10 @@ export function createTracker(window, config) {
         }
       }
       listen(window, ['popstate', 'hashchange'], navigated) // a new hash is a new page only with data-hash
-      listen(document, ACTIVITY, engagement.active)
+      // Activity, or the page shown: engaged from now on; hidden: not, and it may be the last chance to send.
+      listen(document, ACTIVITY, () => (document.hidden ? leave() : engagement.active(true)))
       listen(document, ['scroll'], () => (depth = Math.max(depth, scrollDepth(window))))
       listen(document, ['click', 'auxclick'], (event) => clickEvents(event.target, location, send))
-      listen(document, ['visibilitychange'], () => {
-        engagement.visible(!document.hidden)
-        if (document.hidden) leave()
-      })
       listen(window, ['pagehide'], leave)
       window.setInterval(guard(ping), config.pingMs)
     },

@@ -95,19 +95,17 @@ test('engaged time counts only while visible and within IDLE_MS of activity', ()
   assert.equal(engagement.take(), 2000)
   now += 10_000 // idle: only the rest of the activity window counts
   assert.equal(engagement.take(), IDLE_MS - 2000)
-  engagement.active()
+  engagement.active(true)
   now += 1000
-  engagement.visible(false) // hidden: nothing counts, whatever happens
-  now += 3000
-  engagement.active()
+  engagement.active(false) // hidden: nothing counts until the page is shown again
   now += 3000
   assert.equal(engagement.take(), 1000)
-  engagement.visible(true) // back: counts as activity
+  engagement.active(true) // shown again: counts as activity
   now += 20_000
   assert.equal(engagement.take(), IDLE_MS)
   assert.equal(engagement.take(), 0)
   now -= 60_000 // a clock set back never makes engaged time negative
-  engagement.active()
+  engagement.active(true)
   assert.equal(engagement.take(), 0)
 })
 

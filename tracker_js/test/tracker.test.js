@@ -129,20 +129,23 @@ test('page pings carry engaged milliseconds since the previous ping, the deepest
   assert.equal(window.sent().filter((event) => event.name == 'page_ping').length, 3)
 })
 
-test('a navigation ends the page view with its last ping; pagehide sends the final one', async () => {
+test('a navigation ends the page view with its last ping; pagehide sends the final one, once', async () => {
   const window = load(fakeWindow())
   await elapse(3000)
   window.history.pushState({}, '', '/next')
   await elapse(1000)
   window.dispatch('window', 'pagehide')
+  await elapse(1)
+  window.document.hidden = true
+  window.dispatch('document', 'visibilitychange') // browsers fire it after pagehide when a page is left
   const events = window.sent()
   const [first, second] = events.filter((event) => event.name == 'page_view')
   const pings = events.filter((event) => event.name == 'page_ping')
   assert.deepEqual(
-    pings.map((ping) => [ping.properties.page_view_id, ping.properties.engaged_ms]),
+    pings.map((ping) => [ping.properties.page_view_id, ping.url, ping.properties.engaged_ms]),
     [
-      [first.event_id, 3000],
-      [second.event_id, 1000],
+      [first.event_id, 'https://shop.example/', 3000], // the URL of its page view, not of the next
+      [second.event_id, 'https://shop.example/next', 1000],
     ],
   )
 })
