@@ -10,7 +10,8 @@ from clickhouse_connect.driver.client import Client
 
 from runtime.definitions import DefinitionFolder
 from schemas.funnels import FunnelDefinition, InvalidFunnelError, load_funnel_file
-from stream_processors.funnels.funnel_sql import quote, step_counts_sql
+from stream_processors.funnels.funnel_sql import step_counts_sql
+from stream_processors.matching.match_sql import quote
 
 
 class FunnelExistsError(InvalidFunnelError):

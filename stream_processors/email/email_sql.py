@@ -7,7 +7,7 @@ with other thresholds (the rules are parameters).
 from __future__ import annotations
 
 from stream_processors.email.email_deliveries import EmailRules
-from stream_processors.funnels.funnel_sql import quote
+from stream_processors.matching.match_sql import quote
 from stream_processors.visitors.track_event import CONVERSION_EVENTS
 
 

@@ -6,14 +6,15 @@ the stream's ``beacon.funnel_progress`` with its result.
 
 from __future__ import annotations
 
-from schemas.funnels import PROPERTY_PREFIX, Condition, FunnelDefinition, FunnelOrder, FunnelStep
+from schemas.funnels import FunnelDefinition, FunnelOrder
 from stream_processors.funnels.funnel_steps import IGNORED_EVENTS
+from stream_processors.matching.match_sql import match_sql, quote
 
 
 def furthest_steps_sql(funnel: FunnelDefinition) -> str:
     """One row per person who reached step 1 or further: ``(person_id, furthest_step)``."""
     mode = ", 'strict_order'" if funnel.order is FunnelOrder.STRICT else ""
-    steps = ",\n        ".join(_step_sql(step) for step in funnel.steps)
+    steps = ",\n        ".join(match_sql(step) for step in funnel.steps)
     ignored = ", ".join(quote(name) for name in sorted(IGNORED_EVENTS))
     return f"""SELECT
     person_id,
@@ -39,35 +40,3 @@ FROM ({furthest_steps_sql(funnel)})
 ARRAY JOIN range(1, {len(funnel.steps) + 1}) AS step
 GROUP BY step
 ORDER BY step"""
-
-
-def _step_sql(step: FunnelStep) -> str:
-    names = step.event
-    tests = [f"event_name = {quote(names[0])}" if len(names) == 1 else f"event_name IN ({_list(names)})"]
-    tests += [_condition_sql(_column(field), condition) for field, condition in step.where.items()]
-    return " AND ".join(tests)
-
-
-def _column(field: str) -> str:
-    if field.startswith(PROPERTY_PREFIX):
-        return f"properties[{quote(field[len(PROPERTY_PREFIX) :])}]"
-    return field
-
-
-def _condition_sql(column: str, condition: Condition) -> str:
-    if condition.equals is not None:
-        return f"{column} = {quote(condition.equals)}"
-    if condition.one_of is not None:
-        return f"{column} IN ({_list(condition.one_of)})"
-    if condition.contains is not None:
-        return f"position({column}, {quote(condition.contains)}) > 0"
-    return f"startsWith({column}, {quote(condition.starts_with or '')})"
-
-
-def _list(values: tuple[str, ...]) -> str:
-    return ", ".join(quote(value) for value in values) if values else "''"
-
-
-def quote(text: str) -> str:
-    """A ClickHouse string literal."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 
 from schemas.events import Event
-from schemas.funnels import PROPERTY_PREFIX, Condition, FunnelDefinition, FunnelOrder
+from schemas.funnels import FunnelDefinition, FunnelOrder
+from stream_processors.matching.event_match import CompiledMatch, compile_match
 
 IGNORED_EVENTS = frozenset({"page_ping"})  # engagement heartbeats, not steps nor "other events" between steps
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledStep:
-    events: frozenset[str]
-    conditions: tuple[tuple[str, Condition], ...]
-
-    def matches(self, event: Event) -> bool:
-        return event.event_name in self.events and all(
-            condition.holds_for(field_text(event, field)) for field, condition in self.conditions
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +17,7 @@ class CompiledFunnel:
     version: str
     window_ms: int
     strict: bool
-    steps: tuple[CompiledStep, ...]
+    steps: tuple[CompiledMatch, ...]
     step_names: tuple[str, ...]
 
     def matching_steps(self, event: Event) -> list[int]:
@@ -42,7 +31,7 @@ def compile_funnel(definition: FunnelDefinition) -> CompiledFunnel:
         version=definition.version,
         window_ms=definition.window_ms,
         strict=definition.order is FunnelOrder.STRICT,
-        steps=tuple(CompiledStep(frozenset(step.event), tuple(step.where.items())) for step in definition.steps),
+        steps=tuple(compile_match(step) for step in definition.steps),
         step_names=tuple(step.name for step in definition.steps),
     )
 
@@ -50,11 +39,3 @@ def compile_funnel(definition: FunnelDefinition) -> CompiledFunnel:
 def counts_for_funnels(event: Event) -> bool:
     """Page pings and bots are not in funnels, nor events of no one (no ids and no usable IP)."""
     return not event.is_bot and event.event_name not in IGNORED_EVENTS and bool(event.person_id)
-
-
-def field_text(event: Event, field: str) -> str:
-    """A field as beacon.events stores it: text, '' for a missing property."""
-    if field.startswith(PROPERTY_PREFIX):
-        return event.properties.get(field[len(PROPERTY_PREFIX) :], "")
-    value = getattr(event, field)
-    return str(value.value) if isinstance(value, Enum) else str(value)

@@ -6,7 +6,7 @@ The end-to-end tests compare ``beacon.customer_profiles FINAL`` with its result,
 from __future__ import annotations
 
 from schemas.profiles import PURCHASE_EVENTS, REVENUE_PATTERN, REVENUE_SCALE
-from stream_processors.funnels.funnel_sql import quote
+from stream_processors.matching.match_sql import quote
 from stream_processors.profiles.track_profile import IGNORED_EVENTS, PAGE_VIEW_EVENTS
 
 NO_SESSION_SQL = "toUUID('00000000-0000-0000-0000-000000000000')"

@@ -1,0 +1,41 @@
+"""An ``EventMatch`` as a ClickHouse boolean expression over beacon.events' columns."""
+
+from __future__ import annotations
+
+from schemas.event_matching import PROPERTY_PREFIX, Condition, EventMatch
+
+
+def match_sql(match: EventMatch) -> str:
+    names = match.event
+    tests = [f"event_name = {quote(names[0])}" if len(names) == 1 else f"event_name IN ({_list(names)})"]
+    tests += [_condition_sql(column_sql(field), condition) for field, condition in match.where.items()]
+    return " AND ".join(tests)
+
+
+def column_sql(field: str) -> str:
+    if field.startswith(PROPERTY_PREFIX):
+        return f"properties[{quote(field[len(PROPERTY_PREFIX) :])}]"
+    return field
+
+
+def condition_sql(field: str, condition: Condition) -> str:
+    return _condition_sql(column_sql(field), condition)
+
+
+def _condition_sql(column: str, condition: Condition) -> str:
+    if condition.equals is not None:
+        return f"{column} = {quote(condition.equals)}"
+    if condition.one_of is not None:
+        return f"{column} IN ({_list(condition.one_of)})"
+    if condition.contains is not None:
+        return f"position({column}, {quote(condition.contains)}) > 0"
+    return f"startsWith({column}, {quote(condition.starts_with or '')})"
+
+
+def _list(values: tuple[str, ...]) -> str:
+    return ", ".join(quote(value) for value in values)
+
+
+def quote(text: str) -> str:
+    """A ClickHouse string literal."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
