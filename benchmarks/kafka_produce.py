@@ -16,9 +16,9 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
+from runtime.kafka_topics import ensure_topics
 from schemas.topics import TopicSpec
 from stack.ephemeral import ephemeral_services
-from stack.topics import ensure_topics
 
 MESSAGE_BYTES = 176
 

@@ -44,6 +44,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
 
 from runtime.clickhouse import connect_clickhouse
+from runtime.kafka_topics import ensure_topics
 from schemas.dead_letters import DeadLetter
 from schemas.email import EmailInteraction
 from schemas.events import HitSource, RawHit
@@ -52,7 +53,6 @@ from schemas.traffic import Delivery, PlannedEvent, TrafficSettings
 from stack.ephemeral import settings_on_free_ports
 from stack.site_admin import create_site
 from stack.supervisor import LocalStack
-from stack.topics import ensure_topics
 from stack.traffic_plan import BROWSERS, PAGES, SHOP, plan_traffic
 
 # The request bodies exactly as `./beacon demo traffic` sends them (private helpers of that module).

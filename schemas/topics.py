@@ -1,4 +1,4 @@
-"""Every Kafka topic Beacon uses, declared once. ``stack.topics.ensure_topics`` creates them before any
+"""Every Kafka topic Beacon uses, declared once. ``runtime.kafka_topics.ensure_topics`` creates them before any
 producer or worker starts (auto-created topics would get one partition and the broker's defaults)."""
 
 from __future__ import annotations
@@ -51,6 +51,18 @@ EVENTS = TopicSpec(
     retention_ms=7 * DAY_MS,
     description="Enriched, sessionized events (schemas.events.Event, JSON), keyed by site and person.",
 )
+
+
+def events_partition(key: bytes) -> int:
+    """The partition of ``beacon.events`` for an event's key (``Event.partition_key()``, site and person).
+
+    Named explicitly by the stream worker when it writes an event, as ``raw_hits_partition`` is for raw hits:
+    the per-person stage keeps a person's state with the partition their events arrive on, and must find it
+    again from the key alone (to re-schedule segment timers after a restart).
+    """
+    return zlib.crc32(key) % EVENTS.partitions
+
+
 DEAD_LETTERS = TopicSpec(
     name="beacon.dead_letters",
     partitions=2,
@@ -116,6 +128,25 @@ CUSTOMER_PROFILES = TopicSpec(
     description="A person's customer profile changed: its new version (schemas.profiles.CustomerProfile).",
 )
 
+SEGMENT_CHANGES = TopicSpec(
+    name="beacon.segment_changes",
+    partitions=8,
+    retention_ms=30 * DAY_MS,
+    description="People entering and leaving every live segment (schemas.segments.SegmentChange).",
+)
+
+
+def segment_topic(topic_name: str) -> TopicSpec:
+    """A segment's own topic (``beacon.segment.<segment_id>``), created when the segment is defined: what a
+    marketing tool subscribes to."""
+    return TopicSpec(
+        name=topic_name,
+        partitions=SEGMENT_CHANGES.partitions,
+        retention_ms=30 * DAY_MS,
+        description="People entering and leaving one segment (schemas.segments.SegmentChange), keyed by person.",
+    )
+
+
 # The stream worker's per-visitor state (a faust table) is recovered from this changelog after a restart.
 # faust names it "<app id>-<table>-changelog"; it is declared here because workers never declare topics.
 STREAM_APP_ID = "beacon-stream"
@@ -152,4 +183,5 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     PERSON_STATE_CHANGELOG,
     EMAIL_DELIVERIES,
     CUSTOMER_PROFILES,
+    SEGMENT_CHANGES,
 )

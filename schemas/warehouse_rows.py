@@ -13,6 +13,7 @@ from schemas.email import EmailDelivery
 from schemas.events import Event
 from schemas.funnels import FunnelTransition
 from schemas.profiles import CustomerProfile
+from schemas.segments import SegmentChange
 from schemas.stream_records import BotVisitor, EventSessionChange, IdentityLink, SessionRecord
 from schemas.topics import (
     BOT_VISITORS,
@@ -23,6 +24,7 @@ from schemas.topics import (
     EVENTS,
     FUNNEL_TRANSITIONS,
     IDENTITIES,
+    SEGMENT_CHANGES,
     SESSIONS,
 )
 
@@ -160,6 +162,13 @@ CUSTOMER_PROFILES_TABLE = WarehouseTable(
     columns=tuple(CustomerProfile.model_fields),
 )
 
+SEGMENT_CHANGES_TABLE = WarehouseTable(
+    topic=SEGMENT_CHANGES.name,
+    table="beacon.segment_changes",
+    model=SegmentChange,
+    columns=tuple(SegmentChange.model_fields),
+)
+
 WAREHOUSE_TABLES: tuple[WarehouseTable, ...] = (
     EVENTS_TABLE,
     DEAD_LETTERS_TABLE,
@@ -170,4 +179,5 @@ WAREHOUSE_TABLES: tuple[WarehouseTable, ...] = (
     FUNNEL_TRANSITIONS_TABLE,
     EMAIL_DELIVERIES_TABLE,
     CUSTOMER_PROFILES_TABLE,
+    SEGMENT_CHANGES_TABLE,
 )

@@ -27,6 +27,7 @@ from runtime.definitions import DefinitionFolder
 from runtime.settings import SettingsError, load_settings
 from schemas.email import EmailRecipientMessage, EmailTokens
 from schemas.funnels import FunnelDefinition, InvalidFunnelError, funnel_yaml, load_funnel_file
+from schemas.segments import InvalidSegmentError, SegmentDefinition, load_segment_file, segment_yaml
 from schemas.sessions import SessionRules
 from schemas.traffic import TrafficSettings
 from schemas.validation import first_problem
@@ -37,6 +38,7 @@ from stack.email_keys import email_signing_keys
 from stack.email_links import click_url, open_pixel_url, wrap_email_html
 from stack.funnel_admin import add_funnel, remove_funnel, running_funnels, step_counts
 from stack.provision import provision_warehouse
+from stack.segment_admin import add_segment, members_now, remove_segment, running_segments
 from stack.settings import StackSettings
 from stack.site_admin import (
     SiteAdminError,
@@ -53,6 +55,7 @@ from stack.tracker_build import TrackerBuildError, ensure_tracker_built
 from stack.traffic_plan import plan_traffic
 from stack.traffic_send import TrafficTarget, expected_events, send_traffic
 from stream_processors.funnels.funnel_sql import furthest_steps_sql
+from stream_processors.segments.segment_sql import segment_members_sql
 
 app = typer.Typer(
     help="Beacon: first-party behavioural event streaming. Settings come from BEACON_* variables.",
@@ -502,6 +505,86 @@ def funnels_remove(funnel_id: str) -> None:
         errors.print(f"[red]no funnel {funnel_id!r}[/red]")
         raise typer.Exit(1)
     console.print(f"funnel {funnel_id} removed")
+
+
+segments_app = typer.Typer(help="Live segments kept by the stream (YAML in the definitions folder).")
+app.add_typer(segments_app, name="segments")
+
+
+def _defined_segment(segment_id: str) -> SegmentDefinition:
+    path = _definitions().segment_path(segment_id)
+    if not path.exists():
+        errors.print(f"[red]no segment {segment_id!r}[/red] (./beacon segments list)")
+        raise typer.Exit(1)
+    try:
+        return load_segment_file(path)
+    except InvalidSegmentError as error:
+        errors.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
+
+
+@segments_app.command("add")
+def segments_add(
+    file: Annotated[Path, typer.Argument(help="A segment definition (YAML).", exists=True, dir_okay=False)],
+    replace: Annotated[bool, typer.Option("--replace", help="Change a segment that exists.")] = False,
+) -> None:
+    """Check a segment definition, create its topic and install it; a running stream worker starts evaluating
+    it within seconds."""
+    settings = _settings()
+    try:
+        segment, path = add_segment(DefinitionFolder(settings.definitions_dir), file, settings.kafka_address,
+                                    replace=replace)  # fmt: skip
+    except InvalidSegmentError as error:
+        errors.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"segment {segment.segment_id} (version {segment.version}, topic {segment.topic}) -> {path}")
+
+
+@segments_app.command("list")
+def segments_list() -> None:
+    """The segments defined, and whether the running stream worker runs this version of each."""
+    settings = _settings()
+    read = DefinitionFolder(settings.definitions_dir).read_segments()
+    running = running_segments(_stream_worker_url(settings))
+    table = Table("segment", "site", "name", "rules", "topic", "version", "stream worker")
+    for segment in read.segments:
+        state = "not running" if running is None else (
+            "running" if running.get(segment.segment_id) == segment.version else "not loaded yet"
+        )  # fmt: skip
+        table.add_row(segment.segment_id, segment.site_id, segment.name, str(len(segment.rules)), segment.topic,
+                      segment.version, state)  # fmt: skip
+    console.print(table)
+    for problem in read.problems:
+        errors.print(f"[red]not used:[/red] {problem}")
+
+
+@segments_app.command("show")
+def segments_show(
+    segment_id: str,
+    sql: Annotated[bool, typer.Option("--sql", help="Print the equivalent ClickHouse query.")] = False,
+    members: Annotated[bool, typer.Option("--members", help="Members now: SQL and the stream's.")] = False,
+) -> None:
+    """A segment's definition, its SQL, and its members."""
+    segment = _defined_segment(segment_id)
+    if sql:
+        sys.stdout.write(segment_members_sql(segment) + "\n")
+        return
+    sys.stdout.write(segment_yaml(segment))
+    if members:
+        found = members_now(connect_clickhouse(_settings().clickhouse_address), segment)
+        console.print(
+            f"members now: {len(found.in_sql):,} by SQL over the events, {len(found.in_stream):,} in the stream"
+            f" ({len(found.in_sql ^ found.in_stream):,} differ)"
+        )
+
+
+@segments_app.command("remove")
+def segments_remove(segment_id: str) -> None:
+    """Stop evaluating a segment (its topic and its history in ClickHouse stay)."""
+    if not remove_segment(_definitions(), segment_id):
+        errors.print(f"[red]no segment {segment_id!r}[/red]")
+        raise typer.Exit(1)
+    console.print(f"segment {segment_id} removed")
 
 
 demo_app = typer.Typer(help="The demo site: generated traffic to look at with ./beacon sql.")

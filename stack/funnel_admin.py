@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from clickhouse_connect.driver.client import Client
 
 from runtime.definitions import DefinitionFolder
 from schemas.funnels import FunnelDefinition, InvalidFunnelError, load_funnel_file
+from stack.definition_admin import remove_definition, running_definitions
 from stream_processors.funnels.funnel_sql import step_counts_sql
 from stream_processors.matching.match_sql import quote
 
@@ -35,22 +35,11 @@ def add_funnel(folder: DefinitionFolder, source: Path, *, replace: bool) -> tupl
 
 
 def remove_funnel(folder: DefinitionFolder, funnel_id: str) -> bool:
-    path = folder.funnel_path(funnel_id)
-    if not path.exists():
-        return False
-    path.unlink()
-    return True
+    return remove_definition(folder.funnel_path(funnel_id))
 
 
 def running_funnels(stream_worker_url: str) -> dict[str, str] | None:
-    """The funnel ids and versions the running stream worker has loaded; None if it does not answer."""
-    try:
-        response = httpx.get(f"{stream_worker_url}/definitions", timeout=3)
-        response.raise_for_status()
-    except httpx.HTTPError:
-        return None
-    funnels: dict[str, str] = response.json()["funnels"]
-    return funnels
+    return running_definitions(stream_worker_url, "funnels")
 
 
 def step_counts(client: Client, funnel: FunnelDefinition) -> list[StepCount]:

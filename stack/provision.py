@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 
 from runtime.clickhouse import connect_clickhouse
+from runtime.kafka_topics import TopicReport, ensure_topics
 from runtime.logging import configure_logging
 from runtime.settings import ClickHouseSettings, KafkaSettings, load_settings
 from schemas.topics import ALL_TOPICS
 from stack.migrations import Migration, apply_migrations, load_migrations
-from stack.topics import TopicReport, ensure_topics
 
 
 class ProvisionSettings(KafkaSettings, ClickHouseSettings):

@@ -20,7 +20,7 @@ def create_faust_app(settings: StreamWorkerSettings) -> faust.App:
         store="memory://",
         web_host=settings.stream_web_host,
         web_port=settings.stream_web_port,
-        # Topics come from schemas.topics and are created by stack.topics before any worker starts.
+        # Topics come from schemas.topics and are created by runtime.kafka_topics before any worker starts.
         topic_allow_declare=False,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",

@@ -39,6 +39,7 @@ from schemas.topics import (
     SESSIONS,
     VISITOR_STATE_CHANGELOG,
     VISITOR_STATE_TABLE,
+    events_partition,
 )
 from stream_processors.app import app, settings
 from stream_processors.enrich.context import load_enrich_context
@@ -164,7 +165,8 @@ async def _send_tracked(key: bytes, tracked: TrackedEvent) -> list[Delivery]:
     PROCESSED.inc()
     if tracked.event.too_late:
         TOO_LATE.inc()
-    deliveries.append(await send_model(EVENTS.name, tracked.event.partition_key(), tracked.event))
+    person_key = tracked.event.partition_key()
+    deliveries.append(await send_model(EVENTS.name, person_key, tracked.event, events_partition(person_key)))
     for change in tracked.session_changes:
         deliveries.append(await send_model(EVENT_SESSION_CHANGES.name, key, change))
     for link in tracked.identities:

@@ -1,5 +1,6 @@
-"""The stream worker's per-person agent: enriched events -> funnel progress, email figures and customer profiles
--> ``beacon.funnel_transitions``, ``beacon.email_deliveries`` and ``beacon.customer_profiles``.
+"""The stream worker's per-person agent: enriched events -> funnel progress, email figures, customer profiles and
+live segments -> ``beacon.funnel_transitions``, ``beacon.email_deliveries``, ``beacon.customer_profiles``,
+``beacon.segment_changes`` and each segment's own topic.
 
 It reads ``beacon.events`` (written by ``hits_agent``), keyed by site and person (the user id when known, else
 the visitor), so each person's state lives in one partition of the ``people`` table. The step is pure
@@ -9,13 +10,18 @@ Delivery is as in ``hits_agent``: a person's new state reaches its changelog onl
 led to are acknowledged, so after a crash an event either counts as a duplicate (its state change survived,
 and so did its records) or writes again exactly what it wrote (same sequence numbers: the table and the
 topic's consumers see a repeat).
+
+Segments also change with time alone (a deadline passes, a window slides): after each event the person's next
+such moment is scheduled (``segments/segment_timers.py``), and a timer evaluates the people who are due.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 import structlog
 from faust import StreamT, web
@@ -23,8 +29,10 @@ from faust.events import Event as FaustEvent
 from prometheus_client import Counter, Gauge, Histogram
 
 from runtime.definitions import DefinitionFolder
+from runtime.kafka_topics import ensure_topics
 from schemas.dead_letters import DeadLetter, DropReason, Stage
 from schemas.events import Event
+from schemas.segments import SEGMENT_TOPIC_PREFIX, SegmentChange
 from schemas.topics import (
     CUSTOMER_PROFILES,
     DEAD_LETTERS,
@@ -33,6 +41,9 @@ from schemas.topics import (
     FUNNEL_TRANSITIONS,
     PERSON_STATE_CHANGELOG,
     PERSON_STATE_TABLE,
+    SEGMENT_CHANGES,
+    events_partition,
+    segment_topic,
 )
 from stream_processors.app import app, settings
 from stream_processors.funnels.funnel_steps import CompiledFunnel, compile_funnel
@@ -41,6 +52,9 @@ from stream_processors.people.track_person import PersonRules, track_person
 from stream_processors.profiles.idle_profiles import IdleProfiles
 from stream_processors.profiles.track_profile import HOUR_MS, ProfileRules
 from stream_processors.record_producer import send_bytes, send_model
+from stream_processors.segments.segment_rules import CompiledSegment, compile_segment
+from stream_processors.segments.segment_timers import SegmentTimers
+from stream_processors.segments.segment_tracking import evaluate_segments, next_evaluation
 from stream_processors.state_changelog import Delivery, OrderedChangelog
 from stream_processors.visitors.track_event import milliseconds
 
@@ -50,6 +64,13 @@ PROFILE_VERSIONS = Counter("beacon_stream_profile_versions_total", "Customer pro
 PERSON_ERRORS = Counter("beacon_stream_person_errors_total", "Events the per-person stage failed on")
 FUNNELS_DEFINED = Gauge("beacon_stream_funnels_defined", "Funnels the stream worker runs")
 DEFINITION_PROBLEMS = Gauge("beacon_stream_definition_problems", "Definition files the worker could not use")
+SEGMENT_CHANGES_SENT = Counter("beacon_stream_segment_changes_total", "Segment entries and exits", ["change"])
+SEGMENTS_DEFINED = Gauge("beacon_stream_segments_defined", "Segments the stream worker runs")
+SEGMENT_TIMERS = Gauge("beacon_stream_segment_timers", "People waiting for time to change a membership")
+SEGMENT_TIMER_LAG = Histogram(
+    "beacon_stream_segment_timer_lag_seconds", "How late a time-driven segment evaluation ran after it was due",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5),
+)  # fmt: skip
 EVENT_SECONDS = Histogram(
     "beacon_stream_person_event_seconds", "Processing time of one event by the per-person stage",
     buckets=(1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3),
@@ -62,6 +83,10 @@ definitions = DefinitionFolder(settings.definitions_dir)
 EMAIL_RULES = settings.email_rules()
 _rules_by_site: dict[str, PersonRules] = {}
 _funnel_versions: dict[str, str] = {}
+_segment_versions: dict[str, str] = {}
+_segment_topics_ready: set[str] = set()
+SEGMENT_TIMER_SECONDS = 0.2
+SEGMENT_EVALUATIONS_PER_TICK = 2000
 _profile_rules_by_site: dict[str, ProfileRules] = {}
 PROFILE_MEMORY_MS = round(settings.stream_person_memory_hours * HOUR_MS)
 DEFINITIONS_POLL_SECONDS = 1.0
@@ -73,32 +98,70 @@ def _profile_rules(site_id: str) -> ProfileRules:
 
 
 def load_definitions() -> None:
-    """Re-read the definitions if their files changed; an unusable file is logged and left out."""
+    """Re-read the definitions if their files changed; an unusable file is logged and left out. A segment runs
+    once its topic exists (``ensure_segment_topics``)."""
     if not definitions.changed():
         return
     read = definitions.read_funnels()
+    segments = definitions.read_segments()
     profile_settings = definitions.read_profile_settings()
-    for problem in read.problems + profile_settings.problems:
+    problems = read.problems + segments.problems + profile_settings.problems
+    for problem in problems:
         log.error("definition_not_used", problem=problem)
     _profile_rules_by_site.clear()
     _profile_rules_by_site.update(
         {site: ProfileRules(own.rfm, PROFILE_MEMORY_MS) for site, own in profile_settings.by_site.items()}
     )
-    by_site: dict[str, list[CompiledFunnel]] = {}
+    funnels_by_site: dict[str, list[CompiledFunnel]] = {}
     for funnel in read.funnels:
-        by_site.setdefault(funnel.site_id, []).append(compile_funnel(funnel))
+        funnels_by_site.setdefault(funnel.site_id, []).append(compile_funnel(funnel))
+    segments_by_site: dict[str, list[CompiledSegment]] = {}
+    for segment in segments.segments:
+        if segment.topic in _segment_topics_ready:
+            segments_by_site.setdefault(segment.site_id, []).append(compile_segment(segment))
     _rules_by_site.clear()
     _rules_by_site.update(
         {
-            site: PersonRules(tuple(funnels), settings.stream_funnel_max_entries, EMAIL_RULES, _profile_rules(site))
-            for site, funnels in by_site.items()
+            site: _site_rules(site, funnels_by_site.get(site, ()), segments_by_site.get(site, ()))
+            for site in funnels_by_site.keys() | segments_by_site.keys()
         }
     )
     _funnel_versions.clear()
     _funnel_versions.update({funnel.funnel_id: funnel.version for funnel in read.funnels})
+    _segment_versions.clear()
+    _segment_versions.update(
+        {segment.definition.segment_id: segment.version for site in segments_by_site.values() for segment in site}
+    )
     FUNNELS_DEFINED.set(len(read.funnels))
-    DEFINITION_PROBLEMS.set(len(read.problems) + len(profile_settings.problems))
-    log.info("definitions_loaded", funnels=sorted(_funnel_versions), problems=len(read.problems))
+    SEGMENTS_DEFINED.set(len(_segment_versions))
+    DEFINITION_PROBLEMS.set(len(problems))
+    log.info("definitions_loaded", funnels=sorted(_funnel_versions), segments=sorted(_segment_versions))
+
+
+async def ensure_segment_topics() -> None:
+    """Create the topics of newly defined segments; they are read on the next ``load_definitions``."""
+    wanted = {segment.topic for segment in definitions.read_segments().segments} - _segment_topics_ready
+    if not wanted:
+        return
+    try:
+        await ensure_topics(settings.kafka_bootstrap, [segment_topic(name) for name in sorted(wanted)])
+    except Exception as error:  # the broker is away: the segments wait, and this is tried again
+        log.warning("segment_topics_not_created", topics=sorted(wanted), error=str(error)[:300])
+        return
+    _segment_topics_ready.update(wanted)
+    definitions.forget_changes()
+
+
+def _site_rules(
+    site_id: str, funnels: Sequence[CompiledFunnel] = (), segments: Sequence[CompiledSegment] = ()
+) -> PersonRules:
+    return PersonRules(
+        funnels=tuple(funnels),
+        max_funnel_entries=settings.stream_funnel_max_entries,
+        email=EMAIL_RULES,
+        profiles=_profile_rules(site_id),
+        segments=tuple(segments),
+    )
 
 
 load_definitions()
@@ -106,15 +169,16 @@ load_definitions()
 
 @app.timer(interval=DEFINITIONS_POLL_SECONDS)  # type: ignore[untyped-decorator]  # (faust's decorators are untyped)
 async def follow_definitions() -> None:
+    await ensure_segment_topics()
     load_definitions()
 
 
 @app.page("/definitions")
 async def loaded_definitions(view: web.View, request: web.Request) -> web.Response:
-    """The funnels this worker runs, by id and version: what ``./beacon funnels list`` compares with; and the
-    sites with their own profile settings (RFM thresholds)."""
+    """The funnels and segments this worker runs, by id and version: what ``./beacon funnels|segments list``
+    compare with; and the sites with their own profile settings (RFM thresholds)."""
     profiles = {site: rules.rfm.model_dump(mode="json") for site, rules in _profile_rules_by_site.items()}
-    return view.json({"funnels": dict(_funnel_versions), "profiles": profiles})
+    return view.json({"funnels": dict(_funnel_versions), "segments": dict(_segment_versions), "profiles": profiles})
 
 
 @app.agent(events_topic, name="track_people")
@@ -154,8 +218,10 @@ async def _process(record: FaustEvent) -> None:
     if changes.profile is not None:
         PROFILE_VERSIONS.inc()
         deliveries.append(await send_model(CUSTOMER_PROFILES.name, key, changes.profile))
+    deliveries += await _send_segment_changes(key, changes.segment_changes)
     value = None if changes.state.empty else encode_person_state(changes.state)
     _set_state(message.partition, key, value, deliveries)
+    _schedule(key, message.partition, changes.state, event.site_id, now)
     if changes.state.profile is not None:  # (after each event, at most two idle people are swept)
         idle_profiles.clock.touched(message.partition, key, changes.state.profile.last_active_ms)
     idle_profiles.sweep(message.partition, stream_time)
@@ -173,9 +239,61 @@ def _set_state(partition: int, key: bytes, value: bytes | None, after: Sequence[
 def _rules_for(site_id: str) -> PersonRules:
     rules = _rules_by_site.get(site_id)
     if rules is None:
-        rules = PersonRules((), settings.stream_funnel_max_entries, EMAIL_RULES, _profile_rules(site_id))
-        _rules_by_site[site_id] = rules
+        rules = _rules_by_site[site_id] = _site_rules(site_id)
     return rules
+
+
+async def _send_segment_changes(key: bytes, changes: Sequence[SegmentChange]) -> list[Delivery]:
+    """Each change on the segment's own topic (for marketing tools) and on the one the warehouse reads."""
+    deliveries = []
+    for change in changes:
+        SEGMENT_CHANGES_SENT.labels(change.change.value).inc()
+        value = change.model_dump_json().encode()
+        deliveries.append(await send_bytes(SEGMENT_TOPIC_PREFIX + change.segment_id, key, value, None))
+        deliveries.append(await send_bytes(SEGMENT_CHANGES.name, key, value, None))
+    return deliveries
+
+
+def _schedule(key: bytes, partition: int, state: PersonState, site_id: str, now: datetime) -> None:
+    segments = _rules_for(site_id).segments
+    due = next_evaluation(state.segments, segments, now) if segments else None
+    timers.schedule(key, partition, None if due is None else milliseconds(due))
+    SEGMENT_TIMERS.set(len(timers))
+
+
+@app.timer(interval=SEGMENT_TIMER_SECONDS)  # type: ignore[untyped-decorator]
+async def evaluate_due_segments() -> None:
+    """Evaluate the people whose memberships time alone may have changed."""
+    if not _timers_restored.is_set():
+        _restore_timers()
+    now = datetime.now(UTC)
+    now_ms = milliseconds(now)
+    for key, partition, due_ms in timers.due(now_ms, SEGMENT_EVALUATIONS_PER_TICK):
+        SEGMENT_TIMER_LAG.observe(max(0, now_ms - due_ms) / 1000)
+        stored = people.get(key)
+        if stored is None:
+            continue
+        site_id, person_id = key.decode().split(":", 1)
+        state = decode_person_state(stored)
+        rules = _rules_for(site_id)
+        segments, changes = evaluate_segments(state.segments, rules.segments, now, site_id, person_id)
+        if segments != state.segments:
+            new_state = replace(state, segments=segments)
+            deliveries = await _send_segment_changes(key, changes)
+            _set_state(partition, key, None if new_state.empty else encode_person_state(new_state), deliveries)
+            state = new_state
+        _schedule(key, partition, state, site_id, now)
+
+
+def _restore_timers() -> None:
+    """After a start or a rebalance, once the table is recovered: schedule everyone who has segments."""
+    if not cast(Any, app.tables).recovery.completed.is_set():  # (faust's TableManager types omit it)
+        return
+    for key, stored in list(people.items()):
+        site_id = key.split(b":", 1)[0].decode(errors="replace")
+        if _rules_for(site_id).segments:
+            _schedule(key, events_partition(key), decode_person_state(stored), site_id, datetime.now(UTC))
+    _timers_restored.set()
 
 
 async def _send_dead_letter(payload: bytes, error: Exception, now: datetime) -> None:
@@ -187,4 +305,20 @@ async def _send_dead_letter(payload: bytes, error: Exception, now: datetime) -> 
 
 
 changelog = OrderedChangelog(PERSON_STATE_CHANGELOG.name, send_bytes)
+timers = SegmentTimers()
+_timers_restored = asyncio.Event()
+
+
+@app.on_partitions_revoked.connect
+async def stop_timers_of_revoked(_: Any, /, *arguments: Any, signal: Any, **__: Any) -> None:
+    revoked = arguments[0] if arguments else set()  # (faust sends the revoked TPs as the first argument)
+    for partition in {tp.partition for tp in revoked if tp.topic == EVENTS.name}:
+        timers.forget_partition(partition)
+
+
+@app.on_partitions_assigned.connect
+async def restore_timers_of_assigned(_: Any, /, *__: Any, signal: Any, **___: Any) -> None:
+    _timers_restored.clear()  # (the next timer tick, once the table is recovered, schedules their people)
+
+
 idle_profiles = IdleProfiles(people.get, people.items, _set_state, PROFILE_MEMORY_MS)

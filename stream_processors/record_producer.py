@@ -21,8 +21,8 @@ FORWARD_FAILURES = Counter("beacon_stream_forward_failures_total", "Records the 
 log = structlog.get_logger("stream")
 
 
-async def send_model(topic: str, key: bytes, record: BaseModel) -> Delivery:
-    return await send_bytes(topic, key, record.model_dump_json().encode(), None)
+async def send_model(topic: str, key: bytes, record: BaseModel, partition: int | None = None) -> Delivery:
+    return await send_bytes(topic, key, record.model_dump_json().encode(), partition)
 
 
 async def send_bytes(topic: str, key: bytes, value: bytes | None, partition: int | None) -> Delivery:

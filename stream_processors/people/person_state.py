@@ -4,18 +4,22 @@ email messages and purchases.
 Encoded as compact JSON:
 ``{"f": {funnel_id: [version, step, sequence, settled_step, [[ms, step, key], …]]},
 "e": [[campaign_id, message_id, version, [[ms, name, fetcher, url, key], …]], …], "p": [[ms, key, revenue], …],
-"c": [the customer profile, ``profiles/profile_state.py``]}``.
+"c": [the customer profile, ``profiles/profile_state.py``],
+"s": {"t": {match_key: [[ms, key], …]}, "l": last_seen_ms, "a": {attribute: [ms, key, value]},
+"m": {segment_id: [version, member, sequence]}}}``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
 from stream_processors.email.email_deliveries import EmailMessage, EmailTouch, PersonEmail, Purchase
 from stream_processors.funnels.funnel_progress import FunnelProgress
 from stream_processors.profiles.profile_state import PROFILE_KEY, ProfileState, decode_profile, encode_profile
+from stream_processors.segments.segment_tracking import Membership, PersonSegments
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,10 +27,12 @@ class PersonState:
     funnels: dict[str, FunnelProgress] = field(default_factory=dict)
     email: PersonEmail = field(default_factory=PersonEmail)
     profile: ProfileState | None = None
+    segments: PersonSegments = field(default_factory=PersonSegments)
 
     @property
     def empty(self) -> bool:
-        return not self.funnels and not self.email.messages and not self.email.purchases and self.profile is None
+        email = self.email.messages or self.email.purchases
+        return not self.funnels and not email and self.profile is None and self.segments.empty
 
 
 def encode_person_state(state: PersonState) -> bytes:
@@ -45,6 +51,8 @@ def encode_person_state(state: PersonState) -> bytes:
         document["p"] = [[p.ms, p.key, p.revenue] for p in state.email.purchases]
     if state.profile is not None:
         document[PROFILE_KEY] = encode_profile(state.profile)
+    if not state.segments.empty:
+        document["s"] = _encode_segments(state.segments)
     return orjson.dumps(document)
 
 
@@ -62,4 +70,26 @@ def decode_person_state(stored: bytes) -> PersonState:
     )
     purchases = tuple(Purchase(ms, key, revenue) for ms, key, revenue in document.get("p", ()))
     profile = decode_profile(document[PROFILE_KEY]) if PROFILE_KEY in document else None
-    return PersonState(funnels, PersonEmail(messages, purchases), profile)
+    segments = _decode_segments(document["s"]) if "s" in document else PersonSegments()
+    return PersonState(funnels, PersonEmail(messages, purchases), profile, segments)
+
+
+def _encode_segments(segments: PersonSegments) -> dict[str, object]:
+    return {
+        "t": {key: [list(item) for item in kept] for key, kept in segments.times.items()},
+        "l": segments.last_seen_ms,
+        "a": {name: list(value) for name, value in segments.attributes.items()},
+        "m": {segment_id: [m.version, m.member, m.sequence] for segment_id, m in segments.memberships.items()},
+    }
+
+
+def _decode_segments(document: dict[str, Any]) -> PersonSegments:
+    return PersonSegments(
+        times={key: tuple((ms, event_key) for ms, event_key in kept) for key, kept in document["t"].items()},
+        last_seen_ms=document["l"],
+        attributes={name: (ms, event_key, value) for name, (ms, event_key, value) in document["a"].items()},
+        memberships={
+            segment_id: Membership(version, member, sequence)
+            for segment_id, (version, member, sequence) in document["m"].items()
+        },
+    )

@@ -1,5 +1,5 @@
 """The per-person stage (pure): one event of a person, their state, the site's definitions -> new state and
-what changed (funnel transitions, email deliveries, a new customer profile version)."""
+what changed (funnel transitions, email deliveries, a new customer profile version, segment entries and exits)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,14 @@ from schemas.email import EmailDelivery
 from schemas.events import Event
 from schemas.funnels import FunnelTransition
 from schemas.profiles import CustomerProfile
+from schemas.segments import SegmentChange
 from stream_processors.email.email_deliveries import EmailRules, track_email
 from stream_processors.funnels.funnel_progress import FunnelProgress, advance_funnel
 from stream_processors.funnels.funnel_steps import CompiledFunnel, counts_for_funnels
 from stream_processors.people.person_state import PersonState
 from stream_processors.profiles.track_profile import ProfileRules, track_profile
+from stream_processors.segments.segment_rules import CompiledSegment
+from stream_processors.segments.segment_tracking import track_segments
 from stream_processors.visitors.track_event import milliseconds
 
 
@@ -25,6 +28,8 @@ class PersonRules:
     max_funnel_entries: int = 256
     email: EmailRules = field(default_factory=EmailRules)
     profiles: ProfileRules = field(default_factory=ProfileRules)
+    segments: Sequence[CompiledSegment] = ()  # the site's
+    max_segment_times: int = 1000
 
 
 @dataclass(frozen=True)
@@ -33,21 +38,28 @@ class PersonChanges:
     funnel_transitions: tuple[FunnelTransition, ...] = ()
     email_deliveries: tuple[EmailDelivery, ...] = ()
     profile: CustomerProfile | None = None  # the person's profile, if this event changed it
+    segment_changes: tuple[SegmentChange, ...] = ()
     changed: bool = False  # the state differs from the one given: it must be stored
 
 
 def track_person(
     state: PersonState, event: Event, rules: PersonRules, now: datetime, stream_time_ms: int = 0, partition: int = 0
 ) -> PersonChanges:
-    """Count ``event`` in the person's funnels, email figures and profile. ``stream_time_ms``: the highest
-    receipt time seen on the event's partition (by default the event's own)."""
+    """Count ``event`` in the person's funnels, email figures, profile and segments (evaluated at ``now``).
+    ``stream_time_ms``: the highest receipt time seen on the event's partition (by default the event's own)."""
     funnels, transitions = _track_funnels(state.funnels, event, rules, now)
     email, deliveries = track_email(state.email, event, rules.email, now)
     stream_time_ms = max(stream_time_ms, milliseconds(event.received_at))
     profile, profile_version = track_profile(state.profile, event, rules.profiles, stream_time_ms, partition, now)
-    changed = funnels is not state.funnels or email is not state.email or profile is not state.profile
-    new_state = replace(state, funnels=funnels, email=email, profile=profile) if changed else state
-    return PersonChanges(new_state, transitions, deliveries, profile_version, changed)
+    segments, segment_changes = track_segments(state.segments, event, rules.segments, now, rules.max_segment_times)
+    changed = (
+        funnels is not state.funnels
+        or email is not state.email
+        or profile is not state.profile
+        or segments is not state.segments
+    )
+    new_state = replace(state, funnels=funnels, email=email, profile=profile, segments=segments) if changed else state
+    return PersonChanges(new_state, transitions, deliveries, profile_version, segment_changes, changed)
 
 
 def _track_funnels(

@@ -8,8 +8,8 @@ import uuid
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from runtime.kafka_topics import ensure_topics
 from schemas.topics import RAW_HITS, TopicSpec, raw_hits_partition
-from stack.topics import ensure_topics
 from tests.support.infrastructure import Infrastructure
 
 

@@ -9,9 +9,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from clickhouse_connect.driver.client import Client
 
+from runtime.kafka_topics import ensure_topics
 from schemas.topics import ALL_TOPICS, TopicSpec
 from stack.migrations import Migration, MigrationError, apply_migrations, load_migrations
-from stack.topics import ensure_topics
 from tests.support.infrastructure import Infrastructure
 
 
