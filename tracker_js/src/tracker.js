@@ -22,7 +22,7 @@ export function createTracker(window, config) {
   const store = createStore(window)
   const newId = () => uuid(window.crypto)
   // Do Not Track or Global Privacy Control, where the site asks to respect them: the tracker stays off.
-  const off = config.respectDnt && (navigator.doNotTrack == 1 || navigator.globalPrivacyControl)
+  const off = config.respectDnt && (navigator.doNotTrack == 1 /* '1' */ || navigator.globalPrivacyControl)
   let consent // 'granted' or 'denied' once the page says
   let anonymousId
   let userId
