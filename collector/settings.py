@@ -33,8 +33,9 @@ class CollectorSettings(KafkaSettings):
     collector_burst_per_site: float = Field(default=100_000, gt=0)
     # The website tracker's directory: the collector serves its build (dist/beacon.js) and its demo shop page.
     collector_tracker_dir: Path = Path("tracker_js")
-    # The site the demo shop at /demo sends its events to; empty: no /demo.
-    collector_demo_site: str = "demo"
+    # The site the demo shop at /demo sends its events to; empty (production's default): no /demo. The local stack
+    # (./beacon up) sets it to its demo site.
+    collector_demo_site: str = ""
 
     def email_secrets(self) -> list[str]:
         return [key.strip() for key in self.email_signing_keys.get_secret_value().split(",") if key.strip()]

@@ -52,6 +52,7 @@ class TrackerScript:
 
 
 def load_tracker_script(tracker_dir: Path) -> TrackerScript | None:
+    """The build under ``tracker_dir``, or None (logged: the collector still starts, and ``/beacon.js`` says why)."""
     path = tracker_dir / SCRIPT_FILE
     try:
         return TrackerScript.of(path.read_bytes())

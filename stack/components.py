@@ -5,11 +5,13 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
+from stack.demo_site import DEMO_SITE_ID
 from stack.email_keys import email_signing_keys
 from stack.health import HttpProbe, Probe, TcpProbe
 from stack.local_secrets import local_secret
 from stack.settings import StackSettings
 from stack.tracker_build import TRACKER_DIR
+from stack.webhook_keys import webhook_signing_keys
 
 SALT_SECRET_VARIABLE = "BEACON_STREAM_VISITOR_SALT_SECRET"  # the stream worker's salt for cookieless visitor hashes
 
@@ -78,6 +80,20 @@ def applications(settings: StackSettings) -> list[Component]:
             },
         ),
         Component(
+            name="webhooks",
+            title="Segment webhook sender",
+            command=[python, "-m", "destinations.segment_webhooks"],
+            probe=HttpProbe(f"http://{settings.host}:{settings.webhook_port}/health"),
+            address=f"http://{settings.host}:{settings.webhook_port}/metrics",
+            environment={
+                "BEACON_KAFKA_BOOTSTRAP": settings.kafka_address,
+                "BEACON_WEBHOOK_HOST": settings.host,
+                "BEACON_WEBHOOK_PORT": str(settings.webhook_port),
+                "BEACON_DEFINITIONS_DIR": str(settings.definitions_dir.resolve()),
+                "BEACON_WEBHOOK_SIGNING_KEYS": webhook_signing_keys(settings.home),
+            },
+        ),
+        Component(
             name="stream",
             title="Stream worker (faust: normalize, enrich, sessionize)",
             command=[python, "-m", "stream_processors"],
@@ -106,6 +122,7 @@ def applications(settings: StackSettings) -> list[Component]:
                 "BEACON_COLLECTOR_SITES_SNAPSHOT": str(settings.home / "collector-sites.json"),
                 "BEACON_EMAIL_SIGNING_KEYS": email_signing_keys(settings.home),
                 "BEACON_COLLECTOR_TRACKER_DIR": str(TRACKER_DIR),
+                "BEACON_COLLECTOR_DEMO_SITE": DEMO_SITE_ID,  # the demo shop at /demo
             },
         ),
     ]
