@@ -1,7 +1,8 @@
 """The definitions folder (``BEACON_DEFINITIONS_DIR``, ``config/`` by default): funnels and segments as YAML
-files, one per definition, in ``funnels/<funnel_id>.yaml`` and ``segments/<segment_id>.yaml``, and a site's own
-profile settings (RFM thresholds) in ``profiles/<site_id>.yaml``. Written by ``./beacon funnels|segments add``
-or by hand (a ConfigMap in Kubernetes), read by the stream worker, which notices changes while it runs."""
+files, one per definition, in ``funnels/<funnel_id>.yaml`` and ``segments/<segment_id>.yaml``; a site's own
+customer journey in ``journeys/<site_id>.yaml`` and profile settings (RFM thresholds) in
+``profiles/<site_id>.yaml``. Written by ``./beacon funnels|segments add`` or by hand (a ConfigMap in
+Kubernetes), read by the stream worker, which notices changes while it runs."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ from pathlib import Path
 from typing import TypeVar
 
 from schemas.funnels import FunnelDefinition, funnel_yaml, load_funnel_file
+from schemas.journeys import JourneyDefinition, load_journey_file
 from schemas.profiles import InvalidProfileSettingsError, SiteProfileSettings, load_site_profile_settings
 from schemas.segments import SegmentDefinition, load_segment_file, segment_yaml
 
 FUNNELS_FOLDER = "funnels"
 PROFILES_FOLDER = "profiles"
 SEGMENTS_FOLDER = "segments"
+JOURNEYS_FOLDER = "journeys"
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,12 @@ class SegmentFiles:
 
 
 @dataclass(frozen=True)
+class JourneyFiles:
+    by_site: dict[str, JourneyDefinition]
+    problems: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ProfileSettingsFiles:
     by_site: dict[str, SiteProfileSettings]
     problems: tuple[str, ...]
@@ -43,6 +52,7 @@ class DefinitionFolder:
         self.funnels_dir = root / FUNNELS_FOLDER
         self.profiles_dir = root / PROFILES_FOLDER
         self.segments_dir = root / SEGMENTS_FOLDER
+        self.journeys_dir = root / JOURNEYS_FOLDER
         self._signature: tuple[tuple[str, int, int], ...] | None = None
 
     def read_funnels(self) -> FunnelFiles:
@@ -56,6 +66,14 @@ class DefinitionFolder:
             self._paths(self.segments_dir), load_segment_file, lambda s: s.segment_id, "segment"
         )
         return SegmentFiles(segments, problems)
+
+    def read_journeys(self) -> JourneyFiles:
+        """Each site's own customer journey (``journeys/<site_id>.yaml``); the other sites have the default. Two
+        files for one site are a problem."""
+        journeys, problems = _read_all(
+            self._paths(self.journeys_dir), load_journey_file, lambda journey: journey.site_id, "journey"
+        )
+        return JourneyFiles({journey.site_id: journey for journey in journeys}, problems)
 
     def read_profile_settings(self) -> ProfileSettingsFiles:
         """Each site's profile settings; an invalid file, or one named after another site, is a problem."""
@@ -104,7 +122,7 @@ class DefinitionFolder:
         return _write_atomically(self.segment_path(segment.segment_id), segment_yaml(segment))
 
     def _watched_paths(self) -> Iterator[Path]:
-        for folder in (self.funnels_dir, self.segments_dir, self.profiles_dir):
+        for folder in (self.funnels_dir, self.segments_dir, self.journeys_dir, self.profiles_dir):
             yield from self._paths(folder)
 
     @staticmethod

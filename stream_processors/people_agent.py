@@ -32,6 +32,7 @@ from runtime.definitions import DefinitionFolder
 from runtime.kafka_topics import ensure_topics
 from schemas.dead_letters import DeadLetter, DropReason, Stage
 from schemas.events import Event
+from schemas.journeys import default_journey
 from schemas.segments import SEGMENT_TOPIC_PREFIX, SegmentChange
 from schemas.topics import (
     CUSTOMER_PROFILES,
@@ -47,6 +48,7 @@ from schemas.topics import (
 )
 from stream_processors.app import app, settings
 from stream_processors.funnels.funnel_steps import CompiledFunnel, compile_funnel
+from stream_processors.journeys.journey_progress import CompiledJourney, compile_journey
 from stream_processors.people.person_state import PersonState, decode_person_state, encode_person_state
 from stream_processors.people.track_person import PersonRules, track_person
 from stream_processors.profiles.idle_profiles import IdleProfiles
@@ -84,6 +86,7 @@ EMAIL_RULES = settings.email_rules()
 _rules_by_site: dict[str, PersonRules] = {}
 _funnel_versions: dict[str, str] = {}
 _segment_versions: dict[str, str] = {}
+_journeys_by_site: dict[str, CompiledJourney] = {}
 _segment_topics_ready: set[str] = set()
 SEGMENT_TIMER_SECONDS = 0.2
 SEGMENT_EVALUATIONS_PER_TICK = 2000
@@ -104,8 +107,9 @@ def load_definitions() -> None:
         return
     read = definitions.read_funnels()
     segments = definitions.read_segments()
+    journeys = definitions.read_journeys()
     profile_settings = definitions.read_profile_settings()
-    problems = read.problems + segments.problems + profile_settings.problems
+    problems = read.problems + segments.problems + journeys.problems + profile_settings.problems
     for problem in problems:
         log.error("definition_not_used", problem=problem)
     _profile_rules_by_site.clear()
@@ -119,6 +123,8 @@ def load_definitions() -> None:
     for segment in segments.segments:
         if segment.topic in _segment_topics_ready:
             segments_by_site.setdefault(segment.site_id, []).append(compile_segment(segment))
+    _journeys_by_site.clear()
+    _journeys_by_site.update({site: compile_journey(journey) for site, journey in journeys.by_site.items()})
     _rules_by_site.clear()
     _rules_by_site.update(
         {
@@ -161,6 +167,7 @@ def _site_rules(
         email=EMAIL_RULES,
         profiles=_profile_rules(site_id),
         segments=tuple(segments),
+        journey=_journeys_by_site.get(site_id) or compile_journey(default_journey(site_id)),
     )
 
 

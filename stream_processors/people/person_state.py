@@ -6,7 +6,8 @@ Encoded as compact JSON:
 "e": [[campaign_id, message_id, version, [[ms, name, fetcher, url, key], …]], …], "p": [[ms, key, revenue], …],
 "c": [the customer profile, ``profiles/profile_state.py``],
 "s": {"t": {match_key: [[ms, key], …]}, "l": last_seen_ms, "a": {attribute: [ms, key, value]},
-"m": {segment_id: [version, member, sequence]}}}``.
+"m": {segment_id: [version, member, sequence]}},
+"j": [version, stage, sequence, {criterion: [[ms, key], …]}]}`` (the customer journey).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import orjson
 
 from stream_processors.email.email_deliveries import EmailMessage, EmailTouch, PersonEmail, Purchase
 from stream_processors.funnels.funnel_progress import FunnelProgress
+from stream_processors.journeys.journey_progress import JourneyProgress
 from stream_processors.profiles.profile_state import PROFILE_KEY, ProfileState, decode_profile, encode_profile
 from stream_processors.segments.segment_tracking import Membership, PersonSegments
 
@@ -28,11 +30,13 @@ class PersonState:
     email: PersonEmail = field(default_factory=PersonEmail)
     profile: ProfileState | None = None
     segments: PersonSegments = field(default_factory=PersonSegments)
+    journey: JourneyProgress | None = None
 
     @property
     def empty(self) -> bool:
         email = self.email.messages or self.email.purchases
-        return not self.funnels and not email and self.profile is None and self.segments.empty
+        others = self.profile is None and self.journey is None
+        return not self.funnels and not email and others and self.segments.empty
 
 
 def encode_person_state(state: PersonState) -> bytes:
@@ -53,6 +57,14 @@ def encode_person_state(state: PersonState) -> bytes:
         document[PROFILE_KEY] = encode_profile(state.profile)
     if not state.segments.empty:
         document["s"] = _encode_segments(state.segments)
+    if state.journey is not None:
+        journey = state.journey
+        document["j"] = [
+            journey.version,
+            journey.stage,
+            journey.sequence,
+            {k: [list(i) for i in v] for k, v in journey.kept.items()},
+        ]
     return orjson.dumps(document)
 
 
@@ -71,7 +83,13 @@ def decode_person_state(stored: bytes) -> PersonState:
     purchases = tuple(Purchase(ms, key, revenue) for ms, key, revenue in document.get("p", ()))
     profile = decode_profile(document[PROFILE_KEY]) if PROFILE_KEY in document else None
     segments = _decode_segments(document["s"]) if "s" in document else PersonSegments()
-    return PersonState(funnels, PersonEmail(messages, purchases), profile, segments)
+    journey = None
+    if "j" in document:
+        version, stage, sequence, kept = document["j"]
+        journey = JourneyProgress(
+            version, stage, sequence, {k: tuple((ms, key) for ms, key in v) for k, v in kept.items()}
+        )
+    return PersonState(funnels, PersonEmail(messages, purchases), profile, segments, journey)
 
 
 def _encode_segments(segments: PersonSegments) -> dict[str, object]:

@@ -15,6 +15,7 @@ from schemas.segments import SegmentChange
 from stream_processors.email.email_deliveries import EmailRules, track_email
 from stream_processors.funnels.funnel_progress import FunnelProgress, advance_funnel
 from stream_processors.funnels.funnel_steps import CompiledFunnel, counts_for_funnels
+from stream_processors.journeys.journey_progress import CompiledJourney, advance_journey
 from stream_processors.people.person_state import PersonState
 from stream_processors.profiles.track_profile import ProfileRules, track_profile
 from stream_processors.segments.segment_rules import CompiledSegment
@@ -30,6 +31,7 @@ class PersonRules:
     profiles: ProfileRules = field(default_factory=ProfileRules)
     segments: Sequence[CompiledSegment] = ()  # the site's
     max_segment_times: int = 1000
+    journey: CompiledJourney | None = None  # the site's customer journey
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,12 @@ def track_person(
     """Count ``event`` in the person's funnels, email figures, profile and segments (evaluated at ``now``).
     ``stream_time_ms``: the highest receipt time seen on the event's partition (by default the event's own)."""
     funnels, transitions = _track_funnels(state.funnels, event, rules, now)
+    journey = state.journey
+    if rules.journey is not None and counts_for_funnels(event):
+        journey, journey_transition = advance_journey(
+            journey, rules.journey, event, milliseconds(event.event_time), now
+        )
+        transitions += (journey_transition,) if journey_transition is not None else ()
     email, deliveries = track_email(state.email, event, rules.email, now)
     stream_time_ms = max(stream_time_ms, milliseconds(event.received_at))
     profile, profile_version = track_profile(state.profile, event, rules.profiles, stream_time_ms, partition, now)
@@ -57,8 +65,13 @@ def track_person(
         or email is not state.email
         or profile is not state.profile
         or segments is not state.segments
+        or journey is not state.journey
     )
-    new_state = replace(state, funnels=funnels, email=email, profile=profile, segments=segments) if changed else state
+    new_state = (
+        replace(state, funnels=funnels, email=email, profile=profile, segments=segments, journey=journey)
+        if changed
+        else state
+    )
     return PersonChanges(new_state, transitions, deliveries, profile_version, segment_changes, changed)
 
 

@@ -16,7 +16,12 @@ from stack.settings import StackSettings
 from stack.traffic_plan import plan_traffic
 from stack.traffic_send import TrafficTarget, expected_events, send_traffic
 from tests.support.cli import beacon_against
-from tests.support.funnels import assert_funnels_equal_window_funnel, install_funnels, traffic_funnels
+from tests.support.funnels import (
+    assert_funnels_equal_window_funnel,
+    assert_journey_equals_sql,
+    install_funnels,
+    traffic_funnels,
+)
 from tests.support.polling import wait_until
 from tests.support.sites import register_site
 
@@ -49,6 +54,7 @@ def test_funnels_in_the_stream_equal_window_funnel_over_the_events(
     )
 
     assert_funnels_equal_window_funnel(clickhouse, funnels)
+    assert_journey_equals_sql(clickhouse, site.site_id)  # (every site has the built-in customer journey)
 
     shown = beacon_against(beacon_stack, "funnels", "show", funnels[0].funnel_id, "--counts")
     assert shown.returncode == 0, shown.stderr

@@ -9,9 +9,11 @@ from clickhouse_connect.driver.client import Client
 
 from runtime.definitions import DefinitionFolder
 from schemas.funnels import FunnelDefinition
+from schemas.journeys import JOURNEY_FUNNEL_ID, default_journey
 from stack.funnel_admin import running_funnels
 from stack.settings import StackSettings
 from stream_processors.funnels.funnel_sql import furthest_steps_sql
+from stream_processors.journeys.journey_sql import journey_stages_sql
 from tests.support.polling import wait_until
 
 
@@ -93,3 +95,22 @@ def assert_funnels_equal_window_funnel(clickhouse: Client, funnels: list[FunnelD
         parameters={"s": funnels[0].site_id},
     ).result_rows
     assert repeated == [(0,)], "a transition's sequence number means one change, also when re-delivered"
+
+
+def assert_journey_equals_sql(clickhouse: Client, site_id: str) -> None:
+    """Every person's customer-journey stage in the stream equals the count query over their events."""
+    journey = default_journey(site_id)
+    in_stream = (
+        "SELECT person_id, step FROM beacon.funnel_progress WHERE site_id = {s:String} AND funnel_id = {f:String}"
+        " AND funnel_version = {v:String} AND step > 0"
+    )
+    parameters = {"s": site_id, "f": JOURNEY_FUNNEL_ID, "v": journey.version}
+    deadline = time.monotonic() + 60
+    while (stream := dict(clickhouse.query(in_stream, parameters=parameters).result_rows)) != (
+        sql := dict(clickhouse.query(journey_stages_sql(journey)).result_rows)
+    ):
+        if time.monotonic() > deadline:
+            differ = {p: (stream.get(p), sql.get(p)) for p in stream.keys() | sql.keys() if stream.get(p) != sql.get(p)}
+            raise AssertionError(f"journey: {len(differ)} people differ (stream, SQL), e.g. {list(differ.items())[:5]}")
+        time.sleep(0.5)
+    assert len(set(sql.values())) >= 3, f"the traffic reaches several stages: {sorted(set(sql.values()))}"
