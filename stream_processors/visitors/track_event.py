@@ -165,7 +165,7 @@ def _engaged_ms(event: Event) -> int:
         return 0
     try:
         return max(0, min(int(float(event.properties.get("engaged_ms", "0"))), 3_600_000))
-    except ValueError:
+    except (ValueError, OverflowError):  # not a number, or "inf" / "1e400", which a client may send as text
         return 0
 
 

@@ -96,3 +96,13 @@ def test_an_impossible_hit_rate_flags_the_visitor_and_corrects_its_session() -> 
     assert flag.bot.reason == "high_hit_rate"
     assert flag.event.is_bot
     assert all(row.is_bot for row in flag.sessions if row.sign == 1)
+
+
+def test_a_page_pings_engaged_time_is_a_number_of_ms_up_to_an_hour_and_anything_else_counts_nothing() -> None:
+    engaged = {}
+    for text in ("15000", "1500.9", "-5", "7200000", "inf", "1e400", "nan", "soon"):
+        _, tracked = _track(None, _event(0, "page_ping", engaged_ms=text))
+        [row] = [row for row in tracked.sessions if row.sign == 1]
+        engaged[text] = row.engaged_ms
+    assert engaged == {"15000": 15_000, "1500.9": 1_500, "-5": 0, "7200000": 3_600_000, "inf": 0, "1e400": 0,
+                       "nan": 0, "soon": 0}  # fmt: skip
