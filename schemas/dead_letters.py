@@ -20,6 +20,7 @@ class Stage(StrEnum):
     SESSIONIZE = "sessionize"
     PEOPLE = "people"  # the per-person stage (funnels), on an event already stored
     WAREHOUSE_WRITER = "warehouse_writer"
+    SEGMENT_WEBHOOKS = "segment_webhooks"  # a segment change its webhook destination did not take
 
 
 class DropReason(StrEnum):
@@ -42,6 +43,8 @@ class DropReason(StrEnum):
     INVALID_TIMESTAMP = "invalid_timestamp"
     INVALID_PROPERTY = "invalid_property"
     UNWRITABLE_ROW = "unwritable_row"
+    WEBHOOK_REJECTED = "webhook_rejected"  # the destination answered a 4xx (not 408/429) or a redirect
+    WEBHOOK_RETRIES_EXHAUSTED = "webhook_retries_exhausted"  # still failing after the last attempt or too old
     PIPELINE_ERROR = "pipeline_error"  # a bug in Beacon, not in the input: replay the hit once it is fixed
 
 

@@ -9,6 +9,10 @@ must all hold for a person (the user id when known, else the visitor id) at a mo
 - ``not_seen_for`` / ``seen_within``: the person's latest event is older / newer than that;
 - ``attribute``: the value of a field (country, device type…) on the person's latest event that has one.
 
+A segment may also name webhook destinations: each change is POSTed, signed, to each of their URLs by the
+webhook sender (``destinations/segment_webhooks.py``). They are not part of the segment's meaning: changing
+them leaves its ``version`` (and its members) as they are.
+
 The stream evaluates each person on each of their events and when time alone changes the answer (a window
 slides, a deadline passes), and emits a ``SegmentChange`` for every entry and exit. The same rules evaluated in
 SQL over ``beacon.events`` at T give the same members (``stream_processors/segments/segment_sql.py``).
@@ -22,6 +26,7 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -100,6 +105,46 @@ class AttributeRule(BaseModel):
 SegmentRule = CountRule | AbsenceRule | RecencyRule | AttributeRule
 
 
+class WebhookDestination(BaseModel):
+    """Where a segment's entries and exits are POSTed (signed, retried: docs/segments.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(max_length=2048)
+    # How long one attempt may take; None: BEACON_WEBHOOK_TIMEOUT_SECONDS.
+    timeout: str | None = None
+    # How long after the first attempt a change is still retried before it goes to dead letters; None:
+    # BEACON_WEBHOOK_GIVE_UP_AFTER_SECONDS.
+    give_up_after: str | None = None
+
+    _check_durations = field_validator("timeout", "give_up_after")(_duration)
+
+    @field_validator("url")
+    @classmethod
+    def _absolute_http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("a webhook url is an absolute http(s) URL")
+        if parts.fragment:
+            raise ValueError("a webhook url has no #fragment")
+        return value
+
+    @property
+    def timeout_ms(self) -> int | None:
+        return window_ms(self.timeout)
+
+    @property
+    def give_up_after_ms(self) -> int | None:
+        return window_ms(self.give_up_after)
+
+    @property
+    def shown_url(self) -> str:
+        """The URL without credentials or query string, for logs, metrics and dead letters."""
+        parts = urlsplit(self.url)
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
+
+
 class SegmentDefinition(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -107,10 +152,20 @@ class SegmentDefinition(BaseModel):
     site_id: str = Field(min_length=1, max_length=63)
     name: str = ""
     rules: tuple[SegmentRule, ...] = Field(min_length=1, max_length=20)
+    webhooks: tuple[WebhookDestination, ...] = Field(default=(), max_length=10)
+
+    @field_validator("webhooks")
+    @classmethod
+    def _distinct_urls(cls, value: tuple[WebhookDestination, ...]) -> tuple[WebhookDestination, ...]:
+        urls = [destination.url for destination in value]
+        if len(set(urls)) != len(urls):
+            raise ValueError("each webhook url is named once")
+        return value
 
     @property
     def version(self) -> str:
-        """Changes whenever the meaning changes: a new version evaluates everyone afresh."""
+        """Changes whenever the meaning changes: a new version evaluates everyone afresh. Only the site and the
+        rules mean something; the name and the webhooks can change without a new version."""
         meaning = self.model_dump_json(include={"site_id", "rules"}, by_alias=True)
         return hashlib.sha256(meaning.encode()).hexdigest()[:12]
 
@@ -171,6 +226,8 @@ def load_segment_file(path: Path) -> SegmentDefinition:
 
 def segment_yaml(segment: SegmentDefinition) -> str:
     document = segment.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if not document["webhooks"]:
+        del document["webhooks"]
     for rule in document["rules"]:
         for key in ("count", "did", "then_not"):
             if key in rule:
