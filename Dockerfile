@@ -17,6 +17,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY collector ./collector
 COPY stream_processors ./stream_processors
+COPY destinations ./destinations
 COPY schemas ./schemas
 COPY warehouse ./warehouse
 COPY stack ./stack
@@ -27,5 +28,5 @@ RUN pip install . && useradd --system --uid 10001 beacon && mkdir -p /data && ch
 
 USER beacon
 ENV BEACON_HOME=/data
-EXPOSE 8080 6066 6067
+EXPOSE 8080 6066 6067 6068
 CMD ["python", "-m", "collector"]

@@ -54,6 +54,7 @@ from stack.supervisor import LocalStack, StackError
 from stack.tracker_build import TrackerBuildError, ensure_tracker_built
 from stack.traffic_plan import plan_traffic
 from stack.traffic_send import TrafficTarget, expected_events, send_traffic
+from stack.webhook_keys import webhook_signing_keys
 from stream_processors.funnels.funnel_sql import furthest_steps_sql
 from stream_processors.segments.segment_sql import segment_members_sql
 
@@ -546,13 +547,13 @@ def segments_list() -> None:
     settings = _settings()
     read = DefinitionFolder(settings.definitions_dir).read_segments()
     running = running_segments(_stream_worker_url(settings))
-    table = Table("segment", "site", "name", "rules", "topic", "version", "stream worker")
+    table = Table("segment", "site", "name", "rules", "topic", "webhooks", "version", "stream worker")
     for segment in read.segments:
         state = "not running" if running is None else (
             "running" if running.get(segment.segment_id) == segment.version else "not loaded yet"
         )  # fmt: skip
         table.add_row(segment.segment_id, segment.site_id, segment.name, str(len(segment.rules)), segment.topic,
-                      segment.version, state)  # fmt: skip
+                      str(len(segment.webhooks)), segment.version, state)  # fmt: skip
     console.print(table)
     for problem in read.problems:
         errors.print(f"[red]not used:[/red] {problem}")
@@ -585,6 +586,13 @@ def segments_remove(segment_id: str) -> None:
         errors.print(f"[red]no segment {segment_id!r}[/red]")
         raise typer.Exit(1)
     console.print(f"segment {segment_id} removed")
+
+
+@segments_app.command("webhook-key")
+def segments_webhook_key() -> None:
+    """The key webhook receivers verify signatures with (the newest of BEACON_WEBHOOK_SIGNING_KEYS; generated
+    once per BEACON_HOME when not set)."""
+    sys.stdout.write(webhook_signing_keys(_settings().home).split(",")[0].strip() + "\n")
 
 
 demo_app = typer.Typer(help="The demo site: generated traffic to look at with ./beacon sql.")

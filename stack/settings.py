@@ -21,6 +21,7 @@ class StackSettings(BeaconSettings):
     collector_port: int = Field(default=8080, ge=1, le=65535)
     stream_web_port: int = Field(default=6066, ge=1, le=65535)
     writer_port: int = Field(default=6067, ge=1, le=65535)
+    webhook_port: int = Field(default=6068, ge=1, le=65535)  # the segment webhook sender's health and metrics
     kafka_bootstrap: str | None = None
     clickhouse_url: str | None = None
     startup_timeout_seconds: float = Field(default=90, gt=0)

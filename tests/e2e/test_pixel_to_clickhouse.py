@@ -175,6 +175,7 @@ def test_services_expose_health_and_prometheus_metrics(beacon_stack: StackSettin
     for port, name in (
         (beacon_stack.stream_web_port, "beacon_stream_events_total"),
         (beacon_stack.writer_port, "beacon_writer"),
+        (beacon_stack.webhook_port, "beacon_webhook_pending_changes"),
     ):
         assert httpx.get(f"http://{beacon_stack.host}:{port}/health").status_code == 200
         assert name in httpx.get(f"http://{beacon_stack.host}:{port}/metrics").text

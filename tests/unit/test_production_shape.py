@@ -12,11 +12,12 @@ import pytest
 import yaml
 
 from collector.settings import CollectorSettings
+from destinations.settings import SegmentWebhookSettings
 from stack.provision import ProvisionSettings
 from stream_processors.settings import StreamWorkerSettings, WarehouseWriterSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-BEACON_SERVICES = ("provision", "collector", "stream-worker", "warehouse-writer")
+BEACON_SERVICES = ("provision", "collector", "stream-worker", "warehouse-writer", "segment-webhooks")
 
 
 @pytest.fixture(scope="module")
@@ -47,14 +48,20 @@ def test_beacon_services_run_real_modules_and_wait_for_provisioning(compose: dic
         assert importlib.util.find_spec(command[2]) is not None, f"{name}: no module {command[2]}"
     assert services["provision"]["depends_on"]["kafka"]["condition"] == "service_healthy"
     assert services["provision"]["depends_on"]["clickhouse"]["condition"] == "service_healthy"
-    for name in ("collector", "stream-worker", "warehouse-writer"):
+    for name in ("collector", "stream-worker", "warehouse-writer", "segment-webhooks"):
         assert services[name]["depends_on"]["provision"]["condition"] == "service_completed_successfully"
 
 
 def test_only_settings_differ_from_the_embedded_stack(compose: dict[str, Any]) -> None:
     known = {
         f"BEACON_{field.upper()}"
-        for settings in (CollectorSettings, StreamWorkerSettings, WarehouseWriterSettings, ProvisionSettings)
+        for settings in (
+            CollectorSettings,
+            StreamWorkerSettings,
+            WarehouseWriterSettings,
+            ProvisionSettings,
+            SegmentWebhookSettings,
+        )
         for field in settings.model_fields
     }
     for name in BEACON_SERVICES:
