@@ -133,6 +133,7 @@ class CustomerProfile(BaseModel):
     frequency_score: int  # 1-5, 0 without purchases
     monetary_score: int  # 1-5, 0 without purchases
     rfm_recency_days: tuple[int, int, int, int]  # the site's recency bounds when the row was made
+    journey_stage: str  # the customer-journey stage's name ('' before the first stage)
     updated_at: datetime  # the stream worker's clock when this version was made
 
     def partition_key(self) -> bytes:

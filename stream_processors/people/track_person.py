@@ -15,7 +15,7 @@ from schemas.segments import SegmentChange
 from stream_processors.email.email_deliveries import EmailRules, track_email
 from stream_processors.funnels.funnel_progress import FunnelProgress, advance_funnel
 from stream_processors.funnels.funnel_steps import CompiledFunnel, counts_for_funnels
-from stream_processors.journeys.journey_progress import CompiledJourney, advance_journey
+from stream_processors.journeys.journey_progress import CompiledJourney, JourneyProgress, advance_journey
 from stream_processors.people.person_state import PersonState
 from stream_processors.profiles.track_profile import ProfileRules, track_profile
 from stream_processors.segments.segment_rules import CompiledSegment
@@ -58,7 +58,9 @@ def track_person(
         transitions += (journey_transition,) if journey_transition is not None else ()
     email, deliveries = track_email(state.email, event, rules.email, now)
     stream_time_ms = max(stream_time_ms, milliseconds(event.received_at))
-    profile, profile_version = track_profile(state.profile, event, rules.profiles, stream_time_ms, partition, now)
+    profile, profile_version = track_profile(
+        state.profile, event, rules.profiles, stream_time_ms, partition, now, _stage_name(journey, rules.journey)
+    )
     segments, segment_changes = track_segments(state.segments, event, rules.segments, now, rules.max_segment_times)
     changed = (
         funnels is not state.funnels
@@ -96,3 +98,10 @@ def _track_funnels(
     if progress_by_funnel == progress:
         return progress, tuple(transitions)
     return progress_by_funnel, tuple(transitions)
+
+
+def _stage_name(journey: JourneyProgress | None, definition: CompiledJourney | None) -> str:
+    """The person's customer-journey stage, by name, for their profile ('' before the first stage)."""
+    if journey is None or definition is None or not journey.stage or journey.version != definition.version:
+        return ""
+    return definition.stage_names[journey.stage - 1]

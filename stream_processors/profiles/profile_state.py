@@ -63,6 +63,7 @@ class ProfileState:
     last_purchase_ms: int = 0
     recent_ids: dict[str, int] = field(default_factory=dict)  # counted event id -> stream time when seen
     recent_sessions: dict[str, int] = field(default_factory=dict)  # session id -> stream time when last seen
+    journey_stage: str = ""  # the customer-journey stage's name ('' before the first stage)
 
     @property
     def swept(self) -> bool:
@@ -94,15 +95,29 @@ def encode_profile(state: ProfileState) -> list[Any]:
         state.anonymous_ids, state.sessions,
         [counts.page_views, counts.emails_sent, counts.email_opens, counts.email_clicks, counts.chat_events,
          counts.chat_conversations, counts.purchases, str(counts.revenue)],
-        state.first_purchase_ms, state.last_purchase_ms, state.recent_ids, state.recent_sessions,
+        state.first_purchase_ms, state.last_purchase_ms, state.recent_ids, state.recent_sessions, state.journey_stage,
     ]  # fmt: skip
 
 
 def decode_profile(document: list[Any]) -> ProfileState:
     (
-        version_format, partition, last_active_ms, version, user_id, first_ms, last_ms, acquisition,
-        anonymous_ids, sessions, counts, first_purchase_ms, last_purchase_ms, recent_ids, recent_sessions,
-    ) = document  # fmt: skip
+        version_format,
+        partition,
+        last_active_ms,
+        version,
+        user_id,
+        first_ms,
+        last_ms,
+        acquisition,
+        anonymous_ids,
+        sessions,
+        counts,
+        first_purchase_ms,
+        last_purchase_ms,
+        recent_ids,
+        recent_sessions,
+        *journey,
+    ) = document  # fmt: skip  (states written before the journey stage have none)
     if version_format != _FORMAT:
         raise ValueError(f"profile state format {version_format} is not {_FORMAT}")
     page_views, emails_sent, email_opens, email_clicks, chat_events, chat_conversations, purchases, revenue = counts
@@ -113,5 +128,5 @@ def decode_profile(document: list[Any]) -> ProfileState:
             page_views, emails_sent, email_opens, email_clicks, chat_events, chat_conversations, purchases,
             Decimal(revenue),
         ),
-        first_purchase_ms, last_purchase_ms, recent_ids, recent_sessions,
+        first_purchase_ms, last_purchase_ms, recent_ids, recent_sessions, journey[0] if journey else "",
     )  # fmt: skip

@@ -42,10 +42,17 @@ def counts_for_profiles(event: Event) -> bool:
 
 
 def track_profile(
-    state: ProfileState | None, event: Event, rules: ProfileRules, stream_time_ms: int, partition: int, now: datetime
+    state: ProfileState | None,
+    event: Event,
+    rules: ProfileRules,
+    stream_time_ms: int,
+    partition: int,
+    now: datetime,
+    journey_stage: str = "",
 ) -> tuple[ProfileState | None, CustomerProfile | None]:
     """The state with ``event`` counted (the same object if nothing changed), and the new profile version if a
-    figure changed. ``stream_time_ms``: the highest receipt time seen on the event's partition."""
+    figure changed. ``stream_time_ms``: the highest receipt time seen on the event's partition; ``journey_stage``:
+    the person's customer-journey stage with the event counted (``journeys/``)."""
     if not counts_for_profiles(event):
         return state, None
     before = state if state is not None else ProfileState(partition, stream_time_ms)
@@ -53,7 +60,9 @@ def track_profile(
     key = event.event_id.hex
     forget_before = stream_time_ms - rules.dedup_ms
     if added is not None and before.recent_ids.get(key, forget_before - 1) >= forget_before:
-        return state, None  # a re-delivered event
+        if journey_stage == before.journey_stage:
+            return state, None  # a re-delivered event
+        added = None  # (counted already; only the journey moved, as under a new journey definition)
     recent_ids = _recent(before.recent_ids, forget_before, rules.max_recent)
     if added is not None:
         recent_ids[key] = stream_time_ms
@@ -79,6 +88,7 @@ def track_profile(
         last_purchase_ms=max(before.last_purchase_ms, purchase_ms),
         recent_ids=recent_ids,
         recent_sessions=recent_sessions,
+        journey_stage=journey_stage,
     )
     if state is not None and _figures(after) == _figures(state):
         return after, None
@@ -123,6 +133,7 @@ def profile_of(site_id: str, person_id: str, state: ProfileState, rfm: RfmThresh
         frequency_score=rfm.frequency_score(counts.purchases),
         monetary_score=rfm.monetary_score(counts.purchases, counts.revenue),
         rfm_recency_days=rfm.recency_days,
+        journey_stage=state.journey_stage,
         updated_at=now,
     )
 
@@ -192,7 +203,7 @@ def _figures(state: ProfileState) -> tuple[object, ...]:
     """What a profile row shows (everything but the bookkeeping)."""
     return (
         state.user_id, state.first_ms, state.last_ms, state.acquisition, state.anonymous_ids, state.sessions,
-        state.counts, state.first_purchase_ms, state.last_purchase_ms,
+        state.counts, state.first_purchase_ms, state.last_purchase_ms, state.journey_stage,
     )  # fmt: skip
 
 

@@ -56,6 +56,7 @@ def test_profiles_in_the_stream_equal_sql_over_the_events(beacon_stack: StackSet
     assert any(profile["returning"] for profile in profiles.values())
     assert any(profile["email_opens"] for profile in profiles.values())
     assert any(profile["chat_conversations"] for profile in profiles.values())
+    assert {profile["journey_stage"] for profile in profiles.values()} >= {"Awareness", "Purchase", "Service"}
     # Write amplification: a version per event that changed a profile, never more (pings and duplicates: none).
     versions, events = clickhouse.query(
         "SELECT (SELECT count() FROM beacon.customer_profiles WHERE site_id = {s:String}),"

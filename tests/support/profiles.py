@@ -9,14 +9,16 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from schemas.journeys import default_journey
 from schemas.profiles import RfmThresholds, average_order_value
+from stream_processors.journeys.journey_sql import journey_stages_sql
 from stream_processors.profiles.profile_sql import profiles_sql
 
 COMPARED = (
     "user_id", "anonymous_ids", "first_seen", "last_seen", "acquisition_channel", "acquisition_referrer_host",
     "acquisition_utm_source", "acquisition_utm_medium", "acquisition_utm_campaign", "sessions", "page_views",
     "emails_sent", "email_opens", "email_clicks", "chat_events", "chat_conversations", "purchases", "revenue",
-    "first_purchase_at", "last_purchase_at",
+    "first_purchase_at", "last_purchase_at", "journey_stage",
 )  # fmt: skip
 
 
@@ -33,8 +35,15 @@ def stream_profiles(clickhouse: Client, site_id: str) -> dict[str, dict[str, Any
 
 
 def sql_profiles(clickhouse: Client, site_id: str) -> dict[str, dict[str, Any]]:
+    """The profiles' figures, and each person's stage in the site's (default) customer journey, by SQL."""
     result = clickhouse.query(profiles_sql(site_id))
-    return {row[0]: dict(zip(result.column_names[1:], row[1:], strict=True)) for row in result.result_rows}
+    journey = default_journey(site_id)
+    names = [stage.name for stage in journey.stages]
+    stages = {person: names[stage - 1] for person, stage in clickhouse.query(journey_stages_sql(journey)).result_rows}
+    return {
+        row[0]: {**dict(zip(result.column_names[1:], row[1:], strict=True)), "journey_stage": stages.get(row[0], "")}
+        for row in result.result_rows
+    }
 
 
 def _differences(stream: dict[str, dict[str, Any]], sql: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -15,8 +15,10 @@ from pydantic import ValidationError
 
 from runtime.definitions import DefinitionFolder
 from schemas.events import NO_SESSION, Channel, Event, HitSource
+from schemas.journeys import default_journey
 from schemas.profiles import CustomerProfile, RfmThresholds, average_order_value, revenue_of, rfm_segment
 from stream_processors.funnels.funnel_progress import FunnelProgress
+from stream_processors.journeys.journey_progress import compile_journey
 from stream_processors.people.person_state import PersonState, decode_person_state, encode_person_state
 from stream_processors.people.track_person import PersonRules, track_person
 from stream_processors.profiles.idle_profiles import IdleProfiles
@@ -24,6 +26,7 @@ from stream_processors.profiles.profile_state import ProfileState
 from stream_processors.profiles.track_profile import HOUR_MS, ProfileRules, sweep_profile, track_profile
 from stream_processors.visitors.track_event import milliseconds
 
+JOURNEY = compile_journey(default_journey("shop"))
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 SESSIONS = [uuid.UUID(int=number) for number in (11, 12, 13)]
@@ -127,13 +130,15 @@ def test_a_profile_ends_as_sql_over_the_distinct_events_in_any_order_with_duplic
     repeated = data.draw(st.lists(st.sampled_from(distinct), max_size=15))
     deliveries = distinct + repeated
     rng.shuffle(deliveries)  # type: ignore[attr-defined]
-    state, versions = _run(deliveries)
+    state, versions = _run(deliveries, PersonRules(journey=JOURNEY))
     counted = [event for event in distinct if event.event_name != "page_ping" and not event.is_bot]
     if not counted:
         assert state.profile is None
         assert versions == []
         return
     assert compared(versions[-1]) == reference(distinct)
+    stage = state.journey.stage if state.journey is not None else 0
+    assert versions[-1].journey_stage == (JOURNEY.stage_names[stage - 1] if stage else "")
     assert [profile.version for profile in versions] == list(range(1, len(versions) + 1))
     assert len(versions) <= len(counted), "a version only for an event that changed the profile"
 
@@ -274,3 +279,13 @@ def test_a_site_may_have_its_own_rfm_thresholds(tmp_path: Path) -> None:
     assert read.by_site["shop"].rfm.recency_days == RfmThresholds().recency_days
     assert len(read.problems) == 2
     assert not folder.changed()
+
+
+def test_the_profile_names_the_customer_journey_stage_and_a_new_stage_is_a_new_version() -> None:
+    rules = PersonRules(journey=JOURNEY)
+    visit = _event(1, "page_view", session=SESSIONS[0])
+    order = _event(5, "Order Completed", revenue="10", session=SESSIONS[0])
+    cart = _event(3, "add_to_cart", session=SESSIONS[0])
+    _, versions = _run([visit, order, cart, _event(9, "Order Completed", session=SESSIONS[0])], rules)
+    assert [profile.journey_stage for profile in versions] == ["Awareness", "Purchase", "Loyalty"]
+    assert versions[-1].purchases == 1, "an order without revenue is no purchase, but the journey counts it"
