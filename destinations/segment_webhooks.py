@@ -15,10 +15,11 @@ least once, same delivery id). Memory is bounded: a partition with too many chan
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,11 +71,14 @@ log = structlog.get_logger("segment_webhooks")
 
 
 async def post(client: httpx.AsyncClient, request: WebhookRequest, limit_seconds: float) -> Outcome:
-    """One attempt, within ``limit_seconds``; only the beginning of the answer is read."""
+    """One attempt, within ``limit_seconds`` in all; only the beginning of the answer is read."""
     try:
-        async with client.stream(
-            "POST", request.url, content=request.body, headers=request.headers, timeout=limit_seconds
-        ) as response:
+        async with (
+            asyncio.timeout(limit_seconds),
+            client.stream(
+                "POST", request.url, content=request.body, headers=request.headers, timeout=limit_seconds
+            ) as response,
+        ):
             excerpt = b""
             async for chunk in response.aiter_bytes():
                 excerpt += chunk
@@ -87,6 +91,8 @@ async def post(client: httpx.AsyncClient, request: WebhookRequest, limit_seconds
             )
     except httpx.TransportError as error:  # connection refused or reset, DNS, TLS, timeouts
         return Unreachable(f"{type(error).__name__}: {error}"[:300])
+    except TimeoutError:  # (a destination answering byte by byte)
+        return Unreachable(f"no complete answer within {limit_seconds:g} s")
 
 
 class SegmentWebhookSender:
@@ -199,9 +205,15 @@ class SegmentWebhookSender:
         log.info("webhooks_loaded", segments=with_webhooks)
 
     def _start(self, partition: TopicPartition, record: Any) -> None:
+        """Queue a record's deliveries now, in the order records are read (so a person's changes stay in order),
+        and track its offset until they are all finished."""
         progress = self._progress.setdefault(partition, PartitionProgress())
         progress.started(record.offset)
-        task = asyncio.create_task(self._handle(record.key or b"", record.value or b""))
+        work = self._work_of(record.key or b"", record.value or b"")
+        if work is None:
+            progress.finished(record.offset)
+            return
+        task = asyncio.create_task(work)
         tasks = self._tasks.setdefault(partition, set())
         tasks.add(task)
         offset: int = record.offset
@@ -225,48 +237,57 @@ class SegmentWebhookSender:
             elif not full and partition in paused:
                 self._consumer.resume(partition)
 
-    async def _handle(self, key: bytes, value: bytes) -> None:
-        now = datetime.now(UTC)
+    def _work_of(self, key: bytes, value: bytes) -> Coroutine[Any, Any, None] | None:
+        """What a record needs: its deliveries (queued behind the person's previous ones), a dead letter if it is
+        not a change, or nothing if its segment has no webhooks."""
         try:
             change = SegmentChange.model_validate_json(value)
         except ValueError as error:
-            await self._send_dead_letter(
+            return self._send_dead_letter(
                 DeadLetter.of_unreadable_payload(
-                    Stage.SEGMENT_WEBHOOKS, DropReason.UNPARSEABLE_PAYLOAD, str(error)[:500], value, now
+                    Stage.SEGMENT_WEBHOOKS, DropReason.UNPARSEABLE_PAYLOAD, str(error)[:500], value, datetime.now(UTC)
                 )
             )
-            return
         segment = self._segments.get(change.segment_id)
         if segment is None or not segment.webhooks:
             SKIPPED.inc()
-            return
-        try:
-            await asyncio.gather(*(self._deliver_in_order(key, change, webhook) for webhook in segment.webhooks))
-        except Exception as error:  # a bug must not stop the sender, nor lose the change
-            log.exception("webhook_sender_error", segment_id=change.segment_id)
-            await self._send_dead_letter(
-                DeadLetter.of_unreadable_payload(
-                    Stage.SEGMENT_WEBHOOKS, DropReason.PIPELINE_ERROR, f"{type(error).__name__}: {error}"[:500],
-                    value, now, site_id=change.site_id,
-                )
-            )  # fmt: skip
+            return None
+        return self._finish(change, [self._queue(key, change, webhook) for webhook in segment.webhooks])
 
-    async def _deliver_in_order(self, key: bytes, change: SegmentChange, destination: WebhookDestination) -> None:
+    def _queue(self, key: bytes, change: SegmentChange, destination: WebhookDestination) -> asyncio.Task[None]:
+        """The delivery of ``change`` to ``destination``, started once the person's previous one there ended."""
         lane = (key, destination.url)
-        previous = self._lanes.get(lane)
-        current = asyncio.ensure_future(self._after(previous, lambda: self._deliver(change, destination)))
+        current = asyncio.create_task(self._after(self._lanes.get(lane), change, destination))
         self._lanes[lane] = current
-        try:
-            await current
-        finally:
-            if self._lanes.get(lane) is current:
+
+        def leave(done: asyncio.Task[None]) -> None:
+            if self._lanes.get(lane) is done:
                 del self._lanes[lane]
 
-    @staticmethod
-    async def _after(previous: asyncio.Task[None] | None, deliver: Callable[[], Awaitable[None]]) -> None:
+        current.add_done_callback(leave)
+        return current
+
+    async def _after(
+        self, previous: asyncio.Task[None] | None, change: SegmentChange, destination: WebhookDestination
+    ) -> None:
         if previous is not None:
             await asyncio.wait([previous])  # however it ended: delivered, dead-lettered, or failed
-        await deliver()
+        await self._deliver(change, destination)
+
+    async def _finish(self, change: SegmentChange, deliveries: list[asyncio.Task[None]]) -> None:
+        """Wait for every destination; a delivery that failed on a bug leaves the change in dead letters."""
+        results = await asyncio.gather(*deliveries, return_exceptions=True)
+        for result in results:
+            if isinstance(result, asyncio.CancelledError):
+                raise result
+            if isinstance(result, Exception):  # a bug must not stop the sender, nor lose the change
+                log.error("webhook_sender_error", segment_id=change.segment_id, error=repr(result)[:500])
+                await self._send_dead_letter(
+                    DeadLetter.of_unreadable_payload(
+                        Stage.SEGMENT_WEBHOOKS, DropReason.PIPELINE_ERROR, f"{type(result).__name__}: {result}"[:500],
+                        change_body(change), datetime.now(UTC), site_id=change.site_id,
+                    )
+                )  # fmt: skip
 
     async def _deliver(self, change: SegmentChange, destination: WebhookDestination) -> None:
         """Attempts until the destination takes the change, refuses it, or the retries are used up."""
@@ -389,6 +410,7 @@ async def serve(settings: SegmentWebhookSettings) -> None:
 def main() -> None:
     settings = load_settings(SegmentWebhookSettings)
     configure_logging("segment-webhooks")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # (a line per request, with the URL's query string)
     pace_empty_fetches()
     asyncio.run(serve(settings))
 

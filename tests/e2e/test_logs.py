@@ -37,7 +37,7 @@ def test_logs_are_json_lines_without_raw_ips_or_emails(
     wait_until(lambda: clickhouse.query(sql, parameters={"m": marker}).result_rows[0][0] == 2, what="both events")
 
     logs = sorted((beacon_stack.home / "logs").glob("*.log"))
-    assert {path.stem for path in logs} >= {"collector", "stream", "writer"}
+    assert {path.stem for path in logs} >= {"collector", "stream", "writer", "webhooks"}
     for path in logs:
         for number, line in enumerate(path.read_text().splitlines(), start=1):
             where = f"{path.name}:{number}"

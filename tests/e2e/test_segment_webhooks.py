@@ -11,6 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -24,6 +25,7 @@ from schemas.traffic import TrafficSettings
 from stack.email_keys import email_signing_keys
 from stack.segment_admin import running_segments
 from stack.settings import StackSettings
+from stack.supervisor import LocalStack
 from stack.traffic_plan import plan_traffic
 from stack.traffic_send import TrafficTarget, send_traffic
 from stack.webhook_keys import webhook_signing_keys
@@ -32,6 +34,7 @@ from tests.support.sites import register_site
 
 pytestmark = pytest.mark.e2e
 
+ROOT = Path(__file__).resolve().parents[2]
 FAILURES_BEFORE_SUCCESS = 2  # per delivery id, on /flaky: the first with Retry-After
 
 
@@ -47,10 +50,11 @@ class Received:
 
 class Receiver:
     """A webhook receiver on a free port: /flaky answers 503 to each delivery's first attempts, then 200; /gone
-    answers 410; /down always 503."""
+    answers 410; /down always 503; /held 503 until ``opened`` is set, then 200."""
 
     def __init__(self) -> None:
         self.received: list[Received] = []
+        self.opened = threading.Event()
         self._attempts: dict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
         receiver = self
@@ -64,6 +68,8 @@ class Receiver:
                     seen = receiver._attempts[delivery]
                     if self.path == "/flaky":
                         status = 503 if seen <= FAILURES_BEFORE_SUCCESS else 200
+                    elif self.path == "/held":
+                        status = 200 if receiver.opened.is_set() else 503
                     else:
                         status = 410 if self.path == "/gone" else 503
                     receiver.received.append(
@@ -207,5 +213,52 @@ def test_every_change_reaches_its_webhooks_signed_in_order_and_refusals_become_d
             else:
                 assert detail.startswith(f"{receiver.url}/down: HTTP 503"), detail
         assert all(r.attempt == 1 for r in receiver.snapshot("/gone")), "a 410 is not retried"
+    finally:
+        receiver.close()
+
+
+def test_a_crashed_sender_delivers_again_under_the_same_delivery_ids(beacon_stack: StackSettings) -> None:
+    receiver = Receiver()
+    stack = LocalStack(beacon_stack, workdir=ROOT)
+    try:
+        site = register_site(beacon_stack, prefix="webhook-crash")
+        viewers = SegmentDefinition.model_validate({
+            "segment_id": f"{site.site_id}-viewers", "site_id": site.site_id,
+            "rules": [{"count": {"event": "product_viewed"}}], "webhooks": [{"url": f"{receiver.url}/held"}],
+        })  # fmt: skip
+        DefinitionFolder(beacon_stack.definitions_dir).write_segment(viewers)
+        worker = f"http://{beacon_stack.host}:{beacon_stack.stream_web_port}"
+        wait_until(
+            lambda: (running_segments(worker) or {}).get(viewers.segment_id) == viewers.version,
+            what="the stream worker to run the segment",
+            timeout_seconds=30,
+        )
+        traffic = TrafficSettings(seed=11, visitors=15, start=datetime.now(UTC) - timedelta(hours=2), hours=1)
+        target = TrafficTarget(
+            collector_url=beacon_stack.collector_url, site_id=site.site_id, write_key=site.write_key,
+            origin="https://shop.example", email_tokens=EmailTokens(email_signing_keys(beacon_stack.home).split(",")),
+        )  # fmt: skip
+        assert send_traffic(plan_traffic(site.site_id, traffic), target).refused == []
+        wait_until(lambda: len(receiver.snapshot("/held")) >= 3, what="deliveries being retried", timeout_seconds=60)
+
+        stack.kill_part("webhooks")  # SIGKILL while every delivery is still being retried: nothing committed
+        before = {request.delivery_id for request in receiver.snapshot("/held")}
+        stack.start_part("webhooks")
+        receiver.opened.set()
+
+        def all_taken() -> bool:
+            changes = {_key(change) for change in _topic_changes(beacon_stack.kafka_address, viewers.topic)}
+            taken = {
+                _key(SegmentChange.model_validate_json(r.body)) for r in receiver.snapshot("/held") if r.status == 200
+            }
+            return bool(changes) and changes <= taken
+
+        wait_until(all_taken, what="every change to be taken after the restart", timeout_seconds=60)
+        taken_ids = {request.delivery_id for request in receiver.snapshot("/held") if request.status == 200}
+        assert before <= taken_ids, "what was being sent before the crash is sent again, under the same ids"
+        first_attempts = defaultdict(int)
+        for request in receiver.snapshot("/held"):
+            first_attempts[request.delivery_id] += request.attempt == 1
+        assert any(first_attempts[delivery] >= 2 for delivery in before), "re-sent from the first attempt"
     finally:
         receiver.close()
