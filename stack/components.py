@@ -86,7 +86,7 @@ def applications(settings: StackSettings) -> list[Component]:
             probe=HttpProbe(f"http://{settings.host}:{settings.webhook_port}/health"),
             address=f"http://{settings.host}:{settings.webhook_port}/metrics",
             environment={
-                "BEACON_KAFKA_BOOTSTRAP": settings.kafka_address,
+                **connections,
                 "BEACON_WEBHOOK_HOST": settings.host,
                 "BEACON_WEBHOOK_PORT": str(settings.webhook_port),
                 "BEACON_DEFINITIONS_DIR": str(settings.definitions_dir.resolve()),

@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from destinations.pending_offsets import PartitionProgress
+from destinations.settings import SegmentWebhookSettings
 from destinations.webhook_requests import DELIVERY_ID_HEADER, delivery_id, webhook_request
 from destinations.webhook_retries import Answer, RetryPolicy, Unreachable, Verdict, judge, retry_after_seconds
 from destinations.webhook_signatures import SIGNATURE_HEADER, sign, verify_signature
+from runtime.settings import SettingsError, load_settings
 from schemas.segments import Change, InvalidSegmentError, SegmentChange, read_segment_definition, segment_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -162,3 +164,11 @@ def test_offsets_are_committed_only_past_finished_changes() -> None:
     progress.finished(13)
     assert progress.committable() == 14
     assert len(progress) == 0
+
+
+def test_the_sender_refuses_to_start_without_a_signing_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BEACON_WEBHOOK_SIGNING_KEYS", raising=False)
+    with pytest.raises(SettingsError, match="BEACON_WEBHOOK_SIGNING_KEYS"):
+        load_settings(SegmentWebhookSettings)
+    monkeypatch.setenv("BEACON_WEBHOOK_SIGNING_KEYS", " new-key , old-key ,")
+    assert load_settings(SegmentWebhookSettings).signing_keys() == ["new-key", "old-key"]
