@@ -225,12 +225,12 @@ async def preload(bootstrap: str, records: Sequence[tuple[bytes, bytes]]) -> flo
         await producer.stop()
 
 
-async def bare_consume_produce(bootstrap: str, count: int) -> float:
-    """The baseline: a fresh group reads the raw hits and produces each value to a scratch topic, committing
-    after each fetched batch; messages/s from the first message read to the last one acknowledged."""
+async def bare_consume_produce(bootstrap: str, count: int, topic: TopicSpec = RAW_HITS) -> float:
+    """The baseline: a fresh group reads ``topic`` (the raw hits) and produces each value to a scratch topic,
+    committing after each fetched batch; messages/s from the first message read to the last one acknowledged."""
     await ensure_topics(bootstrap, [SCRATCH])
     consumer = AIOKafkaConsumer(
-        RAW_HITS.name, bootstrap_servers=bootstrap, group_id=f"bench-baseline-{uuid.uuid4().hex[:8]}",
+        topic.name, bootstrap_servers=bootstrap, group_id=f"bench-baseline-{uuid.uuid4().hex[:8]}",
         enable_auto_commit=False, auto_offset_reset="earliest",
     )  # fmt: skip
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", compression_type="lz4")

@@ -88,6 +88,7 @@ _funnel_versions: dict[str, str] = {}
 _segment_versions: dict[str, str] = {}
 _journeys_by_site: dict[str, CompiledJourney] = {}
 _segment_topics_ready: set[str] = set()
+_defined_segment_topics: set[str] = set()
 SEGMENT_TIMER_SECONDS = 0.2
 SEGMENT_EVALUATIONS_PER_TICK = 2000
 _profile_rules_by_site: dict[str, ProfileRules] = {}
@@ -119,6 +120,8 @@ def load_definitions() -> None:
     funnels_by_site: dict[str, list[CompiledFunnel]] = {}
     for funnel in read.funnels:
         funnels_by_site.setdefault(funnel.site_id, []).append(compile_funnel(funnel))
+    _defined_segment_topics.clear()
+    _defined_segment_topics.update(segment.topic for segment in segments.segments)
     segments_by_site: dict[str, list[CompiledSegment]] = {}
     for segment in segments.segments:
         if segment.topic in _segment_topics_ready:
@@ -146,9 +149,9 @@ def load_definitions() -> None:
 
 async def ensure_segment_topics() -> None:
     """Create the topics of newly defined segments; they are read on the next ``load_definitions``."""
-    wanted = {segment.topic for segment in definitions.read_segments().segments} - _segment_topics_ready
-    if not wanted:
+    if not _defined_segment_topics - _segment_topics_ready:
         return
+    wanted = _defined_segment_topics - _segment_topics_ready
     try:
         await ensure_topics(settings.kafka_bootstrap, [segment_topic(name) for name in sorted(wanted)])
     except Exception as error:  # the broker is away: the segments wait, and this is tried again
