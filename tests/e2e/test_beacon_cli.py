@@ -26,6 +26,7 @@ def cli_environment(tmp_path: Path) -> Iterator[dict[str, str]]:
         "BEACON_COLLECTOR_PORT": str(free_port()),
         "BEACON_STREAM_WEB_PORT": str(free_port()),
         "BEACON_WRITER_PORT": str(free_port()),
+        "BEACON_WEBHOOK_PORT": str(free_port()),
         "COLUMNS": "200",
     }
     yield environment
@@ -66,7 +67,7 @@ def test_up_hit_sql_down_up_keeps_data(cli_environment: dict[str, str]) -> None:
 
     status = beacon(cli_environment, "status")
     assert status.returncode == 0, status.stdout
-    assert status.stdout.count("healthy") == 5
+    assert status.stdout.count("healthy") == 6  # broker, warehouse, writer, webhook sender, stream worker, collector
 
     collector = f"http://127.0.0.1:{cli_environment['BEACON_COLLECTOR_PORT']}"
     response = httpx.get(f"{collector}/p.gif", params={"site": site["site_id"], "url": "https://example.com/cli"})

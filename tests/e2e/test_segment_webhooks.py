@@ -112,6 +112,13 @@ def _topic_changes(bootstrap: str, topic: str) -> list[SegmentChange]:
     return asyncio.run(read())
 
 
+def _remove_segments(folder: DefinitionFolder, receiver: Receiver) -> None:
+    """The receiver goes away: so that the session's stack sends it nothing more, its segments go too."""
+    for path in folder.segments_dir.glob("webhook*.yaml"):
+        path.unlink()
+    receiver.close()
+
+
 def _key(change: SegmentChange) -> tuple[str, int]:
     return change.person_id, change.sequence
 
@@ -120,6 +127,7 @@ def test_every_change_reaches_its_webhooks_signed_in_order_and_refusals_become_d
     beacon_stack: StackSettings, clickhouse: Client
 ) -> None:
     receiver = Receiver()
+    folder = DefinitionFolder(beacon_stack.definitions_dir)
     try:
         site = register_site(beacon_stack, prefix="webhooks")
         browsing = SegmentDefinition.model_validate({
@@ -133,7 +141,6 @@ def test_every_change_reaches_its_webhooks_signed_in_order_and_refusals_become_d
             "rules": [{"count": {"event": "add_to_cart"}}],
             "webhooks": [{"url": f"{receiver.url}/gone"}, {"url": f"{receiver.url}/down", "give_up_after": "2s"}],
         })  # fmt: skip
-        folder = DefinitionFolder(beacon_stack.definitions_dir)
         for segment in (browsing, refused):
             folder.write_segment(segment)
         worker = f"http://{beacon_stack.host}:{beacon_stack.stream_web_port}"
@@ -214,19 +221,20 @@ def test_every_change_reaches_its_webhooks_signed_in_order_and_refusals_become_d
                 assert detail.startswith(f"{receiver.url}/down: HTTP 503"), detail
         assert all(r.attempt == 1 for r in receiver.snapshot("/gone")), "a 410 is not retried"
     finally:
-        receiver.close()
+        _remove_segments(folder, receiver)
 
 
 def test_a_crashed_sender_delivers_again_under_the_same_delivery_ids(beacon_stack: StackSettings) -> None:
     receiver = Receiver()
     stack = LocalStack(beacon_stack, workdir=ROOT)
+    folder = DefinitionFolder(beacon_stack.definitions_dir)
     try:
         site = register_site(beacon_stack, prefix="webhook-crash")
         viewers = SegmentDefinition.model_validate({
             "segment_id": f"{site.site_id}-viewers", "site_id": site.site_id,
             "rules": [{"count": {"event": "product_viewed"}}], "webhooks": [{"url": f"{receiver.url}/held"}],
         })  # fmt: skip
-        DefinitionFolder(beacon_stack.definitions_dir).write_segment(viewers)
+        folder.write_segment(viewers)
         worker = f"http://{beacon_stack.host}:{beacon_stack.stream_web_port}"
         wait_until(
             lambda: (running_segments(worker) or {}).get(viewers.segment_id) == viewers.version,
@@ -261,4 +269,4 @@ def test_a_crashed_sender_delivers_again_under_the_same_delivery_ids(beacon_stac
             first_attempts[request.delivery_id] += request.attempt == 1
         assert any(first_attempts[delivery] >= 2 for delivery in before), "re-sent from the first attempt"
     finally:
-        receiver.close()
+        _remove_segments(folder, receiver)
