@@ -18,9 +18,10 @@ from pathlib import Path
 from uuid import UUID
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.event_matching import EventMatch, check_duration, duration_ms, yaml_shape
+from schemas.yaml_definitions import read_yaml_definition
 
 MAX_FUNNEL_STEPS = 32  # windowFunnel's own limit
 FUNNEL_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -96,17 +97,8 @@ class FunnelTransition(BaseModel):
 
 def read_funnel_definition(text: str, origin: str = "<text>") -> FunnelDefinition:
     """A funnel from its YAML text; a precise error naming ``origin`` and the bad field otherwise."""
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise InvalidFunnelError(f"{origin}: not YAML: {error}") from None
-    if not isinstance(document, dict):
-        raise InvalidFunnelError(f"{origin}: a funnel is a YAML mapping (funnel_id, site_id, window, steps…)")
-    try:
-        return FunnelDefinition.model_validate(document)
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, item['loc'])) or 'funnel'}: {item['msg']}" for item in error.errors())
-        raise InvalidFunnelError(f"{origin}: {problems}") from None
+    shape = "a funnel is a YAML mapping (funnel_id, site_id, window, steps…)"
+    return read_yaml_definition(text, origin, FunnelDefinition, InvalidFunnelError, shape)
 
 
 def load_funnel_file(path: Path) -> FunnelDefinition:

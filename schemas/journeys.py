@@ -13,10 +13,10 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.segments import CountRule
+from schemas.yaml_definitions import read_yaml_definition
 
 JOURNEY_FUNNEL_ID = "customer-journey"
 PURCHASES = ["purchase", "order_completed", "Order Completed"]
@@ -79,11 +79,7 @@ def default_journey(site_id: str) -> JourneyDefinition:
 
 
 def load_journey_file(path: Path) -> JourneyDefinition:
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return JourneyDefinition.model_validate(document)
-    except yaml.YAMLError as error:
-        raise InvalidJourneyError(f"{path}: not YAML: {error}") from None
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'journey'}: {e['msg']}" for e in error.errors())
-        raise InvalidJourneyError(f"{path}: {problems}") from None
+    shape = "a journey is a YAML mapping (site_id, stages)"
+    return read_yaml_definition(
+        path.read_text(encoding="utf-8"), str(path), JourneyDefinition, InvalidJourneyError, shape
+    )

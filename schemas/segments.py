@@ -29,9 +29,10 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.event_matching import Condition, EventMatch, check_duration, duration_ms, yaml_shape
+from schemas.yaml_definitions import read_yaml_definition
 
 SEGMENT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 SEGMENT_TOPIC_PREFIX = "beacon.segment."
@@ -205,19 +206,8 @@ class SegmentChange(BaseModel):
 
 
 def read_segment_definition(text: str, origin: str = "<text>") -> SegmentDefinition:
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise InvalidSegmentError(f"{origin}: not YAML: {error}") from None
-    if not isinstance(document, dict):
-        raise InvalidSegmentError(f"{origin}: a segment is a YAML mapping (segment_id, site_id, rules)")
-    try:
-        return SegmentDefinition.model_validate(document)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(map(str, item['loc'])) or 'segment'}: {item['msg']}" for item in error.errors()
-        )
-        raise InvalidSegmentError(f"{origin}: {problems}") from None
+    shape = "a segment is a YAML mapping (segment_id, site_id, rules)"
+    return read_yaml_definition(text, origin, SegmentDefinition, InvalidSegmentError, shape)
 
 
 def load_segment_file(path: Path) -> SegmentDefinition:

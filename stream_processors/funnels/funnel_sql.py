@@ -7,27 +7,20 @@ the stream's ``beacon.funnel_progress`` with its result.
 from __future__ import annotations
 
 from schemas.funnels import FunnelDefinition, FunnelOrder
-from stream_processors.funnels.funnel_steps import IGNORED_EVENTS
-from stream_processors.matching.match_sql import match_sql, quote
+from stream_processors.matching.match_sql import match_sql, person_events_sql
 
 
 def furthest_steps_sql(funnel: FunnelDefinition) -> str:
     """One row per person who reached step 1 or further: ``(person_id, furthest_step)``."""
     mode = ", 'strict_order'" if funnel.order is FunnelOrder.STRICT else ""
     steps = ",\n        ".join(match_sql(step) for step in funnel.steps)
-    ignored = ", ".join(quote(name) for name in sorted(IGNORED_EVENTS))
     return f"""SELECT
     person_id,
     windowFunnel({funnel.window_ms}{mode})(
         toUInt64(toUnixTimestamp64Milli(event_time)),
         {steps}
     ) AS furthest_step
-FROM
-(
-    SELECT *, if(user_id != '', user_id, visitor_id) AS person_id
-    FROM beacon.events FINAL
-    WHERE site_id = {quote(funnel.site_id)} AND NOT is_bot AND event_name NOT IN ({ignored})
-)
+FROM {person_events_sql(funnel.site_id)}
 WHERE person_id != ''
 GROUP BY person_id
 HAVING furthest_step > 0"""

@@ -8,8 +8,6 @@ from schemas.events import Event
 from schemas.funnels import FunnelDefinition, FunnelOrder
 from stream_processors.matching.event_match import CompiledMatch, compile_match
 
-IGNORED_EVENTS = frozenset({"page_ping"})  # engagement heartbeats, not steps nor "other events" between steps
-
 
 @dataclass(frozen=True, slots=True)
 class CompiledFunnel:
@@ -34,8 +32,3 @@ def compile_funnel(definition: FunnelDefinition) -> CompiledFunnel:
         steps=tuple(compile_match(step) for step in definition.steps),
         step_names=tuple(step.name for step in definition.steps),
     )
-
-
-def counts_for_funnels(event: Event) -> bool:
-    """Page pings and bots are not in funnels, nor events of no one (no ids and no usable IP)."""
-    return not event.is_bot and event.event_name not in IGNORED_EVENTS and bool(event.person_id)

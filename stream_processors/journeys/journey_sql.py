@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from schemas.journeys import JourneyDefinition, JourneyStage
-from stream_processors.funnels.funnel_steps import IGNORED_EVENTS
-from stream_processors.matching.match_sql import match_sql, quote
+from stream_processors.matching.match_sql import match_sql, person_events_sql
 
 
 def journey_stages_sql(journey: JourneyDefinition) -> str:
@@ -12,16 +11,10 @@ def journey_stages_sql(journey: JourneyDefinition) -> str:
     stages = ",\n        ".join(
         f"if({_criterion_sql(stage)}, {number}, 0)" for number, stage in enumerate(journey.stages, start=1)
     )
-    ignored = ", ".join(quote(name) for name in sorted(IGNORED_EVENTS))
     return f"""SELECT person_id, greatest(0,
         {stages}
     ) AS stage
-FROM
-(
-    SELECT *, if(user_id != '', user_id, visitor_id) AS person_id
-    FROM beacon.events FINAL
-    WHERE site_id = {quote(journey.site_id)} AND NOT is_bot AND event_name NOT IN ({ignored})
-)
+FROM {person_events_sql(journey.site_id)}
 WHERE person_id != ''
 GROUP BY person_id
 HAVING stage > 0"""

@@ -9,6 +9,16 @@ from enum import Enum
 from schemas.event_matching import PROPERTY_PREFIX, Condition, EventMatch
 from schemas.events import Event
 
+# Engagement heartbeats: engagement's business (sessions, page engagement), not behaviour that funnels,
+# segments, journeys and profiles count, nor "another event" between two steps of a strict funnel.
+NOT_COUNTED_EVENTS = frozenset({"page_ping"})
+
+
+def counts_for_person(event: Event) -> bool:
+    """What the per-person stage counts: not page pings, not bots, not events of no one (no ids, no usable IP);
+    ``match_sql.person_events_sql`` is the same choice in SQL."""
+    return not event.is_bot and event.event_name not in NOT_COUNTED_EVENTS and bool(event.person_id)
+
 
 @dataclass(frozen=True, slots=True)
 class CompiledMatch:

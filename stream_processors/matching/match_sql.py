@@ -3,6 +3,18 @@
 from __future__ import annotations
 
 from schemas.event_matching import PROPERTY_PREFIX, Condition, EventMatch
+from stream_processors.matching.event_match import NOT_COUNTED_EVENTS
+
+
+def person_events_sql(site_id: str, columns: str = "") -> str:
+    """A subquery of the site's events the per-person stage counts (``event_match.counts_for_person``), each with
+    its ``person_id`` (the user id, else the visitor id) and the extra ``columns`` given (", expr AS name…")."""
+    not_counted = ", ".join(quote(name) for name in sorted(NOT_COUNTED_EVENTS))
+    return f"""(
+    SELECT *, if(user_id != '', user_id, visitor_id) AS person_id{columns}
+    FROM beacon.events FINAL
+    WHERE site_id = {quote(site_id)} AND NOT is_bot AND event_name NOT IN ({not_counted})
+)"""
 
 
 def match_sql(match: EventMatch) -> str:

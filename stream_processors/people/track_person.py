@@ -14,8 +14,9 @@ from schemas.profiles import CustomerProfile
 from schemas.segments import SegmentChange
 from stream_processors.email.email_deliveries import EmailRules, track_email
 from stream_processors.funnels.funnel_progress import FunnelProgress, advance_funnel
-from stream_processors.funnels.funnel_steps import CompiledFunnel, counts_for_funnels
+from stream_processors.funnels.funnel_steps import CompiledFunnel
 from stream_processors.journeys.journey_progress import CompiledJourney, JourneyProgress, advance_journey
+from stream_processors.matching.event_match import counts_for_person
 from stream_processors.people.person_state import PersonState
 from stream_processors.profiles.track_profile import ProfileRules, track_profile
 from stream_processors.segments.segment_rules import CompiledSegment
@@ -51,7 +52,7 @@ def track_person(
     ``stream_time_ms``: the highest receipt time seen on the event's partition (by default the event's own)."""
     funnels, transitions = _track_funnels(state.funnels, event, rules, now)
     journey = state.journey
-    if rules.journey is not None and counts_for_funnels(event):
+    if rules.journey is not None and counts_for_person(event):
         journey, journey_transition = advance_journey(
             journey, rules.journey, event, milliseconds(event.event_time), now
         )
@@ -81,7 +82,7 @@ def _track_funnels(
     progress: dict[str, FunnelProgress], event: Event, rules: PersonRules, now: datetime
 ) -> tuple[dict[str, FunnelProgress], tuple[FunnelTransition, ...]]:
     """Progress in funnels no longer defined is let go; the same dict back when nothing changed."""
-    if not counts_for_funnels(event) or (not rules.funnels and not progress):
+    if not counts_for_person(event) or (not rules.funnels and not progress):
         return progress, ()
     event_ms = milliseconds(event.event_time)
     progress_by_funnel: dict[str, FunnelProgress] = {}

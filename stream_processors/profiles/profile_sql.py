@@ -6,8 +6,8 @@ The end-to-end tests compare ``beacon.customer_profiles FINAL`` with its result,
 from __future__ import annotations
 
 from schemas.profiles import PURCHASE_EVENTS, REVENUE_PATTERN, REVENUE_SCALE
-from stream_processors.matching.match_sql import quote
-from stream_processors.profiles.track_profile import IGNORED_EVENTS, PAGE_VIEW_EVENTS
+from stream_processors.matching.match_sql import person_events_sql, quote
+from stream_processors.profiles.track_profile import PAGE_VIEW_EVENTS
 
 NO_SESSION_SQL = "toUUID('00000000-0000-0000-0000-000000000000')"
 
@@ -19,6 +19,10 @@ def _names(names: frozenset[str]) -> str:
 def profiles_sql(site_id: str) -> str:
     """One row per person of the site, with the profile's figures (anonymous ids as a sorted set)."""
     first_visit = f"(event_time, toString(event_id)), session_id != {NO_SESSION_SQL}"
+    is_purchase = (
+        f",\n        event_name IN ({_names(PURCHASE_EVENTS)})"
+        f" AND match(properties['revenue'], {quote(REVENUE_PATTERN)}) AS is_purchase"
+    )
     return f"""SELECT
     person_id,
     max(user_id)                                          AS user_id,
@@ -41,14 +45,6 @@ def profiles_sql(site_id: str) -> str:
     sumIf(toDecimal128OrZero(properties['revenue'], {REVENUE_SCALE}), is_purchase) AS revenue,
     if(purchases = 0, NULL, minIf(event_time, is_purchase)) AS first_purchase_at,
     if(purchases = 0, NULL, maxIf(event_time, is_purchase)) AS last_purchase_at
-FROM
-(
-    SELECT *,
-        if(user_id != '', user_id, visitor_id) AS person_id,
-        event_name IN ({_names(PURCHASE_EVENTS)})
-            AND match(properties['revenue'], {quote(REVENUE_PATTERN)}) AS is_purchase
-    FROM beacon.events FINAL
-    WHERE site_id = {quote(site_id)} AND NOT is_bot AND event_name NOT IN ({_names(IGNORED_EVENTS)})
-)
+FROM {person_events_sql(site_id, is_purchase)}
 WHERE person_id != ''
 GROUP BY person_id"""

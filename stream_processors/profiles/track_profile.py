@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 
 from schemas.events import NO_SESSION, Event
 from schemas.profiles import PURCHASE_EVENTS, CustomerProfile, RfmThresholds, average_order_value, revenue_of
+from stream_processors.matching.event_match import counts_for_person
 from stream_processors.profiles.profile_state import Acquisition, ProfileCounts, ProfileState
 from stream_processors.visitors.track_event import milliseconds
 
-IGNORED_EVENTS = frozenset({"page_ping"})  # engagement heartbeats: engagement's business, not the profile's
 PAGE_VIEW_EVENTS = frozenset({"page_view", "screen_view"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOUR_MS = 3_600_000
@@ -36,11 +36,6 @@ class ProfileRules:
     max_anonymous_ids: int = 20  # the earliest seen are kept
 
 
-def counts_for_profiles(event: Event) -> bool:
-    """Page pings and bots are not in profiles, nor events of no one (no ids and no usable IP)."""
-    return not event.is_bot and event.event_name not in IGNORED_EVENTS and bool(event.person_id)
-
-
 def track_profile(
     state: ProfileState | None,
     event: Event,
@@ -53,7 +48,7 @@ def track_profile(
     """The state with ``event`` counted (the same object if nothing changed), and the new profile version if a
     figure changed. ``stream_time_ms``: the highest receipt time seen on the event's partition; ``journey_stage``:
     the person's customer-journey stage with the event counted (``journeys/``)."""
-    if not counts_for_profiles(event):
+    if not counts_for_person(event):
         return state, None
     before = state if state is not None else ProfileState(partition, stream_time_ms)
     added = _counted(event)

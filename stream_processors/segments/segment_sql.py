@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from schemas.segments import AbsenceRule, AttributeRule, CountRule, RecencyRule, SegmentDefinition, window_ms
-from stream_processors.matching.match_sql import condition_sql, match_sql, quote
-from stream_processors.segments.segment_tracking import IGNORED_EVENTS
+from stream_processors.matching.match_sql import condition_sql, match_sql, person_events_sql
 from stream_processors.visitors.track_event import milliseconds
 
 
@@ -41,7 +40,7 @@ def segment_members_sql(segment: SegmentDefinition, at: datetime | None = None) 
         elif isinstance(rule, AttributeRule):
             columns.append(f"argMaxIf({rule.attribute}, ms, {rule.attribute} != '') AS a{number}")
             tests.append(condition_sql(f"a{number}", rule.condition))
-    ignored = ", ".join(quote(name) for name in sorted(IGNORED_EVENTS))
+    events = person_events_sql(segment.site_id, ", toUnixTimestamp64Milli(event_time) AS ms")
     selected = ",\n        ".join(["max(ms) AS last_seen", *columns])
     return f"""WITH {now} AS T
 SELECT person_id
@@ -50,12 +49,7 @@ FROM
     SELECT
         person_id,
         {selected}
-    FROM
-    (
-        SELECT *, if(user_id != '', user_id, visitor_id) AS person_id, toUnixTimestamp64Milli(event_time) AS ms
-        FROM beacon.events FINAL
-        WHERE site_id = {quote(segment.site_id)} AND NOT is_bot AND event_name NOT IN ({ignored})
-    )
+    FROM {events}
     WHERE person_id != '' AND ms <= T
     GROUP BY person_id
 )

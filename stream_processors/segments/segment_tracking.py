@@ -16,11 +16,9 @@ from datetime import UTC, datetime
 
 from schemas.events import Event
 from schemas.segments import Change, SegmentChange
-from stream_processors.matching.event_match import field_text
+from stream_processors.matching.event_match import counts_for_person, field_text
 from stream_processors.segments.segment_rules import CompiledSegment, Evidence, is_member, next_change_ms
 from stream_processors.visitors.track_event import milliseconds
-
-IGNORED_EVENTS = frozenset({"page_ping"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,15 +47,11 @@ class PersonSegments:
         )
 
 
-def counts_for_segments(event: Event) -> bool:
-    return not event.is_bot and event.event_name not in IGNORED_EVENTS and bool(event.person_id)
-
-
 def track_segments(
     state: PersonSegments, event: Event, segments: Sequence[CompiledSegment], now: datetime, max_times: int
 ) -> tuple[PersonSegments, tuple[SegmentChange, ...]]:
     """Keep what ``segments`` read of ``event``, then evaluate them at ``now``."""
-    if not counts_for_segments(event) or (not segments and state.empty):
+    if not counts_for_person(event) or (not segments and state.empty):
         return state, ()
     kept = _with_event(state, event, segments, max_times)
     kept = _without_the_unreachable(kept, segments, milliseconds(now))
