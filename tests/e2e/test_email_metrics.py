@@ -6,22 +6,18 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from clickhouse_connect.driver.client import Client
 
-from schemas.email import EmailTokens
-from schemas.traffic import TrafficSettings
-from stack.email_keys import email_signing_keys
 from stack.settings import StackSettings
 from stack.traffic_plan import plan_traffic
-from stack.traffic_send import TrafficTarget, expected_events, send_traffic
+from stack.traffic_send import expected_events, send_traffic
 from stream_processors.email.email_deliveries import EmailRules
 from stream_processors.email.email_sql import email_deliveries_sql
-from tests.support.polling import wait_until
 from tests.support.sites import register_site
+from tests.support.traffic import recent_traffic, target_of, wait_for_stored
 
 COMPARED = (
     "campaign_id", "message_id", "recipient_id", "sent_at", "opens", "human_opens", "clicks", "human_clicks",
@@ -39,19 +35,8 @@ def test_email_figures_in_the_stream_equal_the_sql_over_the_events(
     beacon_stack: StackSettings, clickhouse: Client
 ) -> None:
     site = register_site(beacon_stack, prefix="email")
-    traffic = TrafficSettings(
-        seed=31, visitors=120, start=datetime.now(UTC) - timedelta(hours=3), hours=2,
-        duplicate_rate=0.1, late_rate=0.1, email_share=1.0, purchase_share=0.4,
-    )  # fmt: skip
-    planned = plan_traffic(site.site_id, traffic)
-    target = TrafficTarget(
-        collector_url=beacon_stack.collector_url,
-        site_id=site.site_id,
-        write_key=site.write_key,
-        origin="https://shop.example",
-        email_tokens=EmailTokens(email_signing_keys(beacon_stack.home).split(",")),
-    )
-    assert send_traffic(planned, target).refused == []
+    planned = plan_traffic(site.site_id, recent_traffic(seed=31, visitors=120, purchase_share=0.4))
+    assert send_traffic(planned, target_of(beacon_stack, site)).refused == []
     # Opens and clicks are timed on receipt (now), after the traffic's planned purchases: some clickers buy now.
     clickers = sorted({event.user_id for event in planned if event.name == "email_clicked"})[:8]
     orders = [
@@ -61,14 +46,7 @@ def test_email_figures_in_the_stream_equal_the_sql_over_the_events(
     ]  # fmt: skip
     bought = httpx.post(f"{beacon_stack.collector_url}/v1/batch", json={"batch": orders}, auth=(site.write_key, ""))
     assert bought.status_code == 200, bought.text
-    distinct, emails = expected_events(planned)
-    everything = distinct + emails + len(orders)
-    stored = "SELECT count() FROM beacon.events FINAL WHERE site_id = {s:String} AND user_id != 'registry-probe'"
-    wait_until(
-        lambda: clickhouse.query(stored, parameters={"s": site.site_id}).result_rows == [(everything,)],
-        what=f"{everything} events",
-        timeout_seconds=120,
-    )
+    wait_for_stored(clickhouse, site.site_id, sum(expected_events(planned)) + len(orders))
 
     expected = _rows(clickhouse, email_deliveries_sql(site.site_id, EmailRules()))
     in_stream = "SELECT * FROM beacon.email_deliveries FINAL WHERE site_id = {s:String}"

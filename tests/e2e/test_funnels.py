@@ -3,18 +3,12 @@ traffic with duplicates and late deliveries; and the CLI that defines and shows 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
-from schemas.email import EmailTokens
 from schemas.funnels import funnel_yaml
-from schemas.traffic import TrafficSettings
-from stack.email_keys import email_signing_keys
 from stack.settings import StackSettings
-from stack.traffic_plan import plan_traffic
-from stack.traffic_send import TrafficTarget, expected_events, send_traffic
 from tests.support.cli import beacon_against
 from tests.support.funnels import (
     assert_funnels_equal_window_funnel,
@@ -24,6 +18,7 @@ from tests.support.funnels import (
 )
 from tests.support.polling import wait_until
 from tests.support.sites import register_site
+from tests.support.traffic import recent_traffic, send_and_store
 
 
 def test_funnels_in_the_stream_equal_window_funnel_over_the_events(
@@ -32,26 +27,7 @@ def test_funnels_in_the_stream_equal_window_funnel_over_the_events(
     site = register_site(beacon_stack, prefix="funnels")
     funnels = traffic_funnels(site.site_id)
     install_funnels(beacon_stack, funnels)
-    traffic = TrafficSettings(
-        seed=23, visitors=80, start=datetime.now(UTC) - timedelta(hours=3), hours=2,
-        duplicate_rate=0.1, late_rate=0.1, email_share=1.0,
-    )  # fmt: skip
-    planned = plan_traffic(site.site_id, traffic)
-    target = TrafficTarget(
-        collector_url=beacon_stack.collector_url,
-        site_id=site.site_id,
-        write_key=site.write_key,
-        origin="https://shop.example",
-        email_tokens=EmailTokens(email_signing_keys(beacon_stack.home).split(",")),
-    )
-    assert send_traffic(planned, target).refused == []
-    distinct, emails = expected_events(planned)
-    stored = "SELECT count() FROM beacon.events FINAL WHERE site_id = {s:String} AND user_id != 'registry-probe'"
-    wait_until(
-        lambda: clickhouse.query(stored, parameters={"s": site.site_id}).result_rows == [(distinct + emails,)],
-        what=f"{distinct + emails} events",
-        timeout_seconds=120,
-    )
+    send_and_store(beacon_stack, clickhouse, site, recent_traffic(seed=23, visitors=80))
 
     assert_funnels_equal_window_funnel(clickhouse, funnels)
     assert_journey_equals_sql(clickhouse, site.site_id)  # (every site has the built-in customer journey)

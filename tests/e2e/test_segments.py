@@ -9,24 +9,19 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 from clickhouse_connect.driver.client import Client
 
 from runtime.definitions import DefinitionFolder
-from schemas.email import EmailTokens
 from schemas.segments import Change, SegmentChange, SegmentDefinition, segment_yaml
-from schemas.traffic import TrafficSettings
-from stack.email_keys import email_signing_keys
 from stack.segment_admin import members_now, running_segments
 from stack.settings import StackSettings
-from stack.traffic_plan import plan_traffic
-from stack.traffic_send import TrafficTarget, expected_events, send_traffic
 from tests.support.cli import beacon_against
 from tests.support.polling import wait_until
 from tests.support.sites import register_site
+from tests.support.traffic import recent_traffic, send_and_store
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,23 +71,7 @@ def test_segments_in_the_stream_equal_their_sql_and_the_topics_agree(
         what="the stream worker to run the segments",
         timeout_seconds=30,
     )
-    traffic = TrafficSettings(
-        seed=41, visitors=80, start=datetime.now(UTC) - timedelta(hours=3), hours=2,
-        duplicate_rate=0.1, late_rate=0.1,
-    )  # fmt: skip
-    planned = plan_traffic(site.site_id, traffic)
-    target = TrafficTarget(
-        collector_url=beacon_stack.collector_url, site_id=site.site_id, write_key=site.write_key,
-        origin="https://shop.example", email_tokens=EmailTokens(email_signing_keys(beacon_stack.home).split(",")),
-    )  # fmt: skip
-    assert send_traffic(planned, target).refused == []
-    distinct, emails = expected_events(planned)
-    stored = "SELECT count() FROM beacon.events FINAL WHERE site_id = {s:String} AND user_id != 'registry-probe'"
-    wait_until(
-        lambda: clickhouse.query(stored, parameters={"s": site.site_id}).result_rows == [(distinct + emails,)],
-        what=f"{distinct + emails} events",
-        timeout_seconds=120,
-    )
+    send_and_store(beacon_stack, clickhouse, site, recent_traffic(seed=41, visitors=80, email_share=0.3))
 
     for segment in segments:  # (windows slide while this runs: poll until the stream has caught up with now)
         deadline = time.monotonic() + 60
