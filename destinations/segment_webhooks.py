@@ -150,7 +150,7 @@ class SegmentWebhookSender:
                 if time.monotonic() - last_commit >= COMMIT_INTERVAL_SECONDS:
                     await self.commit()
                     last_commit = time.monotonic()
-            await self._settle(list(self._tasks), grace_seconds=STOP_GRACE_SECONDS)
+            await self._settle(list(self._progress), grace_seconds=STOP_GRACE_SECONDS)
         finally:
             self.healthy = False
             await self._consumer.stop()
