@@ -655,7 +655,8 @@ def test(context: typer.Context) -> None:
         ensure_chromium(step=_progress)
     except ChromiumError as error:  # only the browser tests need it: they fail and say so, the rest can run
         errors.print(f"[yellow]{error}[/yellow]")
-    command = [sys.executable, "-m", "pytest", *context.args]
+    # The slowest tests are listed at the end: the suite must stay well within CI's time (15 minutes).
+    command = [sys.executable, "-m", "pytest", "--durations=15", *context.args]
     console.print(f"[dim]$ {' '.join(command)}[/dim]")
     code = subprocess.call(command, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     if code == 5:
