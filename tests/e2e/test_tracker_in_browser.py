@@ -415,8 +415,6 @@ def test_the_demo_shop_loads_and_tracks_without_console_errors(
     page.click("#outbound")
     page.wait_for_url("https://github.com/**")
     anonymous_id = next(cookie["value"] for cookie in context.cookies() if cookie["name"] == "beacon_id")
-    context.close()
-    assert found == []
     sql = (
         "SELECT event_name, url FROM beacon.events FINAL WHERE site_id = 'demo' AND anonymous_id = {a:String} "
         "AND event_name != 'page_ping' ORDER BY event_time, event_name"
@@ -434,7 +432,10 @@ def test_the_demo_shop_loads_and_tracks_without_console_errors(
         rows = clickhouse.query(sql, parameters={"a": anonymous_id}).result_rows
         return [(name, url.removeprefix(beacon_stack.collector_url)) for name, url in rows]
 
+    # The browser stays open until then: the last events leave on pagehide, as the shop navigates away.
     wait_for_equal(stored, expected, "the demo shop's events")
+    context.close()
+    assert found == []
     purchase = (
         "SELECT properties['revenue'], properties['currency'], JSONLength(properties['items']) FROM beacon.events"
         " FINAL WHERE site_id = 'demo' AND anonymous_id = {a:String} AND event_name = 'purchase'"
