@@ -1,8 +1,9 @@
 """The per-person stage with 10 funnels and 20 segments: events/s on one worker, segment entry latency, timers.
 
 On a throwaway stack (embedded broker and warehouse, the real stream worker process), in one run:
-1. in process, without Kafka: µs per event of the stage (decode the person's state, ``track_person`` with the
-   funnels, segments, email and profile, encode it), over the traffic generator's events;
+1. in process, without Kafka: µs per event of the stage as the agent runs it (the person's state decoded unless
+   kept decoded, ``track_person`` with the funnels, segments, email and profile, the state encoded when it
+   changed), over the traffic generator's events;
 2. throughput: those events are pre-loaded into ``beacon.events`` (as the visitor stage writes them) while the
    worker is stopped, then the worker is started and timed until its committed offsets on ``beacon.events``
    reach the end. Baseline in the same run: a bare aiokafka consume -> produce loop over the same messages;
@@ -18,7 +19,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -31,7 +35,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from benchmarks.person_stage import sample_events
-from benchmarks.stream import ROOT, Offsets, bare_consume_produce, percentile, seconds_text
+from benchmarks.stream import ROOT, Offsets, bare_consume_produce, group_cpu_seconds, part_pid, percentile, seconds_text
 from runtime.definitions import DefinitionFolder
 from runtime.kafka_topics import ensure_topics
 from schemas.events import Event, HitSource
@@ -41,12 +45,14 @@ from schemas.segments import SegmentChange, SegmentDefinition
 from schemas.topics import EVENTS, STREAM_APP_ID, events_partition, segment_topic
 from stack.ephemeral import settings_on_free_ports
 from stack.supervisor import LocalStack
+from stream_processors.decoded_states import DecodedStates
 from stream_processors.email.email_deliveries import EmailRules
 from stream_processors.funnels.funnel_steps import compile_funnel
 from stream_processors.journeys.journey_progress import compile_journey
 from stream_processors.people.person_state import PersonState, decode_person_state, encode_person_state
 from stream_processors.people.track_person import PersonRules, track_person
 from stream_processors.segments.segment_rules import compile_segment
+from stream_processors.settings import StreamWorkerSettings
 
 SITE = "shop"
 GOAL_EVENTS_PER_SECOND = 5_000
@@ -116,15 +122,17 @@ def stage_cost(events: Sequence[Event], rounds: int) -> tuple[float, int, int]:
     transitions = changes = 0
     for _ in range(rounds):
         states: dict[bytes, bytes] = {}
+        decoded = DecodedStates(decode_person_state, StreamWorkerSettings().stream_decoded_people)  # as the agent
         transitions = changes = 0
         started = time.perf_counter()
         for event in events:
             key = event.partition_key()
             stored = states.get(key)
-            state = decode_person_state(stored) if stored is not None else PersonState()
+            state = decoded.decoded(key, stored) if stored is not None else PersonState()
             result = track_person(state, event, rules, event.received_at)
             if result.changed:
                 states[key] = encode_person_state(result.state)
+                decoded.remember(key, states[key], result.state)
             transitions += len(result.funnel_transitions)
             changes += len(result.segment_changes)
         best = min(best, (time.perf_counter() - started) / len(events) * 1e6)
@@ -143,20 +151,40 @@ async def preload(bootstrap: str, events: Sequence[Event]) -> None:
         await producer.stop()
 
 
-async def time_worker(bootstrap: str, count: int, stack: LocalStack) -> float:
-    """Events/s of the per-person agent from its first commit to the end of the pre-loaded events."""
+@dataclass(frozen=True)
+class WorkerRun:
+    events_per_second: float
+    cpu_us_per_event: float  # the worker's CPU (user + system), less sensitive than time to a shared machine
+
+
+async def time_worker(bootstrap: str, count: int, stack: LocalStack, profile: str | None) -> WorkerRun:
+    """Events/s and CPU per event of the per-person agent, from its first commit to the end of the pre-loaded
+    events (its start-up excluded)."""
     async with Offsets(bootstrap) as offsets:
         await asyncio.to_thread(stack.start_part, "stream")
-        first = 0.0
-        deadline = time.perf_counter() + max(300, count / 200)
-        while time.perf_counter() < deadline:
-            committed = await offsets.committed(STREAM_APP_ID, EVENTS)
-            now = time.perf_counter()
-            if committed and not first:
-                first, first_committed = now, committed
-            if committed >= count:
-                return (committed - first_committed) / (now - first)
-            await asyncio.sleep(0.05)
+        worker = part_pid(stack, "stream")
+        profiler = None
+        if profile:  # idle samples too: where the worker waits matters as much as where it computes
+            command = [str(Path(sys.executable).parent / "py-spy"), "record", "--nonblocking", "--idle",
+                       "--format", "raw", "--rate", "200", "--output", profile, "--pid", str(worker)]  # fmt: skip
+            profiler = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: ASYNC220 (started, not awaited)
+        try:
+            first = 0.0
+            deadline = time.perf_counter() + max(300, count / 200)
+            while time.perf_counter() < deadline:
+                committed = await offsets.committed(STREAM_APP_ID, EVENTS)
+                now = time.perf_counter()
+                if committed and not first:
+                    first, first_committed, first_cpu = now, committed, group_cpu_seconds(worker)
+                if committed >= count:
+                    done = committed - first_committed
+                    cpu = group_cpu_seconds(worker) - first_cpu
+                    return WorkerRun(done / (now - first), cpu / done * 1e6)
+                await asyncio.sleep(0.05)
+        finally:
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait(timeout=60)
     raise RuntimeError("the stream worker did not get through the pre-loaded events")
 
 
@@ -221,15 +249,16 @@ async def live(bootstrap: str, rate: float, seconds: float, wait: float) -> Live
 
 async def measure(
     stack: LocalStack, events: Sequence[Event], arguments: argparse.Namespace
-) -> tuple[float, float, Live]:
+) -> tuple[float, WorkerRun, Live]:
     bootstrap = stack.settings.kafka_address
     await ensure_topics(bootstrap, [segment_topic(segment.topic) for segment in segments()])
     await preload(bootstrap, events)
     baseline = await bare_consume_produce(bootstrap, len(events), EVENTS)
     print(f"bare aiokafka consume -> produce over beacon.events: {baseline:,.0f} msg/s", flush=True)
-    rate = await time_worker(bootstrap, len(events), stack)
-    print(f"stream worker, per-person agent: {rate:,.0f} events/s", flush=True)
-    return baseline, rate, await live(bootstrap, arguments.rate, arguments.seconds, arguments.wait)
+    run = await time_worker(bootstrap, len(events), stack, arguments.profile)
+    print(f"stream worker, per-person agent: {run.events_per_second:,.0f} events/s, "
+          f"{run.cpu_us_per_event:.0f} µs of CPU per event", flush=True)  # fmt: skip
+    return baseline, run, await live(bootstrap, arguments.rate, arguments.seconds, arguments.wait)
 
 
 def main() -> None:
@@ -240,6 +269,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200, help="live events/s for the latency measurement")
     parser.add_argument("--seconds", type=float, default=20, help="how long to send live events")
     parser.add_argument("--wait", type=float, default=15, help="seconds to wait for the last entries")
+    parser.add_argument(
+        "--profile", metavar="PATH", help="py-spy the worker (idle included) during the throughput run, to PATH"
+    )
     arguments = parser.parse_args()
 
     events = sample_events(arguments.visitors, arguments.seed)
@@ -258,7 +290,7 @@ def main() -> None:
         stack = LocalStack(settings, workdir=ROOT)
         stack.start(include_applications=False)
         try:
-            baseline, rate, measured = asyncio.run(measure(stack, events, arguments))
+            baseline, run, measured = asyncio.run(measure(stack, events, arguments))
         finally:
             stack.stop()
 
@@ -266,8 +298,10 @@ def main() -> None:
     print(f"| in process: the stage with 10 funnels, 20 segments, email, profile, journey | {cost:.1f} µs/event "
           f"({1e6 / cost:,.0f} events/s) |")  # fmt: skip
     print(f"| bare aiokafka consume -> produce over the same messages (baseline) | {baseline:,.0f} msg/s |")
+    rate = run.events_per_second
     print(f"| stream worker, per-person agent, one worker | {rate:,.0f} events/s "
           f"({rate / baseline:.2f} of the baseline; goal {GOAL_EVENTS_PER_SECOND:,}) |")  # fmt: skip
+    print(f"| worker CPU per event (user + system, from its first commit) | {run.cpu_us_per_event:.0f} µs |")
     for label, values, goal in (
         ("segment entry after its event: p50 / p95 / max", measured.latencies, GOAL_ENTRY_P95_SECONDS),
         ("time-driven entry after it was due: p50 / p95 / max", measured.timer_lateness, GOAL_TIMER_SECONDS),

@@ -47,6 +47,7 @@ from schemas.topics import (
     segment_topic,
 )
 from stream_processors.app import app, settings
+from stream_processors.decoded_states import DecodedStates
 from stream_processors.funnels.funnel_steps import CompiledFunnel, compile_funnel
 from stream_processors.journeys.journey_progress import CompiledJourney, compile_journey
 from stream_processors.people.person_state import PersonState, decode_person_state, encode_person_state
@@ -81,6 +82,7 @@ EVENT_SECONDS = Histogram(
 log = structlog.get_logger("stream")
 events_topic = app.topic(EVENTS.name, partitions=EVENTS.partitions)
 people = app.Table(PERSON_STATE_TABLE, partitions=EVENTS.partitions, key_type=bytes, value_type=bytes)
+decoded_people = DecodedStates(decode_person_state, settings.stream_decoded_people)
 definitions = DefinitionFolder(settings.definitions_dir)
 EMAIL_RULES = settings.email_rules()
 _rules_by_site: dict[str, PersonRules] = {}
@@ -208,7 +210,7 @@ async def _process(record: FaustEvent) -> None:
         if not event.person_id:
             return  # an event of no one (no ids, no usable IP): nothing to keep
         stored = people.get(key)
-        state = decode_person_state(stored) if stored is not None else PersonState()
+        state = decoded_people.decoded(key, stored) if stored is not None else PersonState()
         stream_time = idle_profiles.clock.advance(message.partition, milliseconds(event.received_at))
         changes = track_person(state, event, _rules_for(event.site_id), now, stream_time, message.partition)
     except Exception as error:  # a bug must not stop the agent: the event stays in beacon.events, kept here too
@@ -229,16 +231,17 @@ async def _process(record: FaustEvent) -> None:
         PROFILE_VERSIONS.inc()
         deliveries.append(await send_model(CUSTOMER_PROFILES.name, key, changes.profile))
     deliveries += await _send_segment_changes(key, changes.segment_changes)
-    value = None if changes.state.empty else encode_person_state(changes.state)
-    _set_state(message.partition, key, value, deliveries)
+    _set_state(message.partition, key, changes.state, deliveries)
     _schedule(key, message.partition, changes.state, event.site_id, now)
     if changes.state.profile is not None:  # (after each event, at most two idle people are swept)
         idle_profiles.clock.touched(message.partition, key, changes.state.profile.last_active_ms)
     idle_profiles.sweep(message.partition, stream_time)
 
 
-def _set_state(partition: int, key: bytes, value: bytes | None, after: Sequence[Delivery] = ()) -> None:
+def _set_state(partition: int, key: bytes, state: PersonState, after: Sequence[Delivery] = ()) -> None:
     """The table in memory now; its changelog once ``after`` is delivered (``state_changelog``)."""
+    value = None if state.empty else encode_person_state(state)
+    decoded_people.remember(key, value, state)
     if value is None:
         people.data.pop(key, None)
     else:
@@ -280,17 +283,16 @@ async def evaluate_due_segments() -> None:
     now_ms = milliseconds(now)
     for key, partition, due_ms in timers.due(now_ms, SEGMENT_EVALUATIONS_PER_TICK):
         SEGMENT_TIMER_LAG.observe(max(0, now_ms - due_ms) / 1000)
-        stored = people.get(key)
-        if stored is None:
+        state = _state_of(key)
+        if state is None:
             continue
         site_id, person_id = key.decode().split(":", 1)
-        state = decode_person_state(stored)
         rules = _rules_for(site_id)
         segments, changes = evaluate_segments(state.segments, rules.segments, now, site_id, person_id)
         if segments != state.segments:
             new_state = replace(state, segments=segments)
             deliveries = await _send_segment_changes(key, changes)
-            _set_state(partition, key, None if new_state.empty else encode_person_state(new_state), deliveries)
+            _set_state(partition, key, new_state, deliveries)
             state = new_state
         _schedule(key, partition, state, site_id, now)
 
@@ -331,4 +333,9 @@ async def restore_timers_of_assigned(_: Any, /, *__: Any, signal: Any, **___: An
     _timers_restored.clear()  # (the next timer tick, once the table is recovered, schedules their people)
 
 
-idle_profiles = IdleProfiles(people.get, people.items, _set_state, PROFILE_MEMORY_MS)
+def _state_of(key: bytes) -> PersonState | None:
+    stored = people.get(key)
+    return None if stored is None else decoded_people.decoded(key, stored)
+
+
+idle_profiles = IdleProfiles(_state_of, people.items, _set_state, PROFILE_MEMORY_MS)

@@ -58,6 +58,9 @@ class StreamWorkerSettings(KafkaSettings):
     # an event delivered again counts once in their profile; a person idle this long keeps only the totals.
     # Longer than any site's session idle timeout plus the allowed lateness.
     stream_person_memory_hours: float = Field(default=24.0, gt=0)
+    # How many people's states the per-person agent keeps decoded in memory (the most recently active), besides
+    # the encoded table, so an active person's state is not decoded on every event; 0 turns it off.
+    stream_decoded_people: int = Field(default=5000, ge=0)
     # Static group membership: a worker restarted under the same id takes its partitions back at once. Empty:
     # "<host>-<web port>", unique per worker on a machine.
     stream_instance_id: str = ""

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from prometheus_client import Counter
 
-from stream_processors.people.person_state import decode_person_state, encode_person_state
+from stream_processors.people.person_state import PersonState
 from stream_processors.profiles.profile_state import profile_header
 from stream_processors.profiles.track_profile import sweep_profile
 from stream_processors.visitors.partition_clock import PartitionClock
@@ -21,14 +21,14 @@ SWEPT_PER_EVENT = 2  # a few after each event, so a sweep never stalls the strea
 class IdleProfiles:
     def __init__(
         self,
-        stored: Callable[[bytes], bytes | None],
+        state_of: Callable[[bytes], PersonState | None],
         everyone: Callable[[], Iterable[tuple[bytes, bytes]]],
-        store: Callable[[int, bytes, bytes], None],
+        store: Callable[[int, bytes, PersonState], None],
         memory_ms: int,
     ) -> None:
-        """``stored``: a person's state; ``everyone``: all (key, state) of the table (read once per partition
-        after a restart); ``store``: set a person's new state (the table and its changelog)."""
-        self._stored = stored
+        """``state_of``: a person's state; ``everyone``: all (key, encoded state) of the table (read once per
+        partition after a restart); ``store``: set a person's new state (the table and its changelog)."""
+        self._state_of = state_of
         self._store = store
         self._memory_ms = memory_ms
         self.clock = PartitionClock(
@@ -38,12 +38,11 @@ class IdleProfiles:
     def sweep(self, partition: int, stream_time_ms: int) -> None:
         """Sweep a few people idle since before the memory period; forget people swept long ago (the clock's)."""
         for key in self.clock.idle(partition, stream_time_ms - self._memory_ms, SWEPT_PER_EVENT):
-            stored = self._stored(key)
-            state = decode_person_state(stored) if stored is not None else None
+            state = self._state_of(key)
             if state is None or state.profile is None:
                 self.clock.forget(partition, key)
                 continue
-            self._store(partition, key, encode_person_state(replace(state, profile=sweep_profile(state.profile))))
+            self._store(partition, key, replace(state, profile=sweep_profile(state.profile)))
             self.clock.swept(partition, key, state.profile.last_active_ms)
             PROFILES_SWEPT.inc()
         for key in self.clock.expired(partition, stream_time_ms - self._memory_ms, SWEPT_PER_EVENT):

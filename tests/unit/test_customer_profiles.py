@@ -248,12 +248,16 @@ def test_idle_people_are_swept_to_their_totals_and_their_funnels_are_left_alone(
         table[f"shop:u-{number}".encode()] = encode_person_state(with_funnel)
     written: list[bytes] = []
 
-    def store(partition: int, key: bytes, value: bytes) -> None:
+    def store(partition: int, key: bytes, state: PersonState) -> None:
         written.append(key)
-        table[key] = value
+        table[key] = encode_person_state(state)
+
+    def state_of(key: bytes) -> PersonState | None:
+        stored = table.get(key)
+        return None if stored is None else decode_person_state(stored)
 
     memory_ms = 90 * 60_000
-    idle = IdleProfiles(table.get, lambda: table.items(), store, memory_ms)  # as after a restart
+    idle = IdleProfiles(state_of, lambda: table.items(), store, memory_ms)  # as after a restart
     idle.sweep(1, milliseconds(START) + 200 * 60_000)
     assert written == [b"shop:u-0", b"shop:u-1"], "idle for longer than the memory period, oldest first"
     swept = decode_person_state(table[b"shop:u-0"])
