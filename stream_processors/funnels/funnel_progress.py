@@ -3,10 +3,11 @@
 The progress keeps the events that matter to the funnel (as ``StepEntry``), so a late or out-of-order event
 lands where it belongs and the furthest step is what ``windowFunnel`` gives over all of the person's events.
 Duplicates change nothing: an event already kept is skipped, and in any case an entry repeated gives the same
-step. Strict funnels also keep events that match no step (they break a chain), but of a run of such events
-only the first and the last, which is all the order test needs. Beyond ``max_entries`` the oldest entries are
-let go and the step they had reached is kept as ``settled_step``, a floor: exact for people with fewer
-entries, and never a step taken back.
+step. Strict funnels also keep the events that match no step (they break a chain), every one of them: a late
+first step may land anywhere among them, and it is the next one after it that ends its chain (keeping only the
+first and last of a run of them got two late steps inside one run wrong). Beyond ``max_entries`` the oldest
+entries are let go and the step they had reached is kept as ``settled_step``, a floor: exact for people with
+fewer entries, and never a step taken back.
 """
 
 from __future__ import annotations
@@ -52,8 +53,6 @@ def advance_funnel(
     entries = list(progress.entries)
     for step in steps or [0]:
         insort(entries, (event_ms, step, key))
-    if funnel.strict:
-        entries = _without_inner_unmatched(entries)
     settled = progress.settled_step
     if len(entries) > max_entries:
         settled = max(settled, progress.step)
@@ -79,15 +78,3 @@ def advance_funnel(
         emitted_at=now,
     )
     return FunnelProgress(funnel.version, step, progress.sequence + 1, settled, tuple(entries)), transition
-
-
-def _without_inner_unmatched(entries: list[StepEntry]) -> list[StepEntry]:
-    """Of each run of entries matching no step, the first and the last."""
-    kept: list[StepEntry] = []
-    for index, entry in enumerate(entries):
-        inner = (
-            entry[1] == 0 and 0 < index < len(entries) - 1 and entries[index - 1][1] == 0 and entries[index + 1][1] == 0
-        )
-        if not inner:
-            kept.append(entry)
-    return kept

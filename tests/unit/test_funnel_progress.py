@@ -121,6 +121,14 @@ def test_a_late_event_between_two_steps_of_a_strict_funnel_takes_the_step_back()
     assert [(t.from_step, t.to_step) for t in transitions] == [(0, 1), (1, 2), (2, 1)]
 
 
+def test_two_late_steps_inside_a_run_of_other_events_of_a_strict_funnel_see_the_event_between_them() -> None:
+    strict = read_funnel_definition(CHECKOUT + "order: strict\n")
+    others = [_event(minute, "search") for minute in range(1, 6)]
+    product, cart = _event(2.5, "page_view", "https://x/product/1"), _event(3.5, "add_to_cart")
+    state, _ = _run(strict, [*others, product, cart])
+    assert state.funnels["checkout"].step == 1  # the search at minute 3 ends the chain
+
+
 def test_a_funnel_sees_neither_page_pings_nor_bots_and_counts_for_the_user_when_known() -> None:
     strict = read_funnel_definition(CHECKOUT + "order: strict\n")
     ping = _event(1, "page_ping")
@@ -138,7 +146,7 @@ def test_the_sql_names_the_same_steps() -> None:
     assert "properties['currency'] = 'EUR'" in sql
 
 
-NAMES = ["a", "b", "c", "x"]
+NAMES = ["a", "b", "c", "x", "y"]  # (y matches no step)
 event_rows = st.lists(st.tuples(st.integers(0, 40), st.sampled_from(NAMES)), max_size=14)
 
 
