@@ -270,7 +270,7 @@ async def _send_segment_changes(key: bytes, changes: Sequence[SegmentChange]) ->
 def _schedule(key: bytes, partition: int, state: PersonState, site_id: str, now: datetime) -> None:
     segments = _rules_for(site_id).segments
     due = next_evaluation(state.segments, segments, now) if segments else None
-    timers.schedule(key, partition, None if due is None else milliseconds(due))
+    timers.schedule(key, partition, None if due is None else milliseconds(due), milliseconds(now))
     SEGMENT_TIMERS.set(len(timers))
 
 

@@ -20,7 +20,7 @@ from stream_processors.matching.event_match import counts_for_person
 from stream_processors.people.person_state import PersonState
 from stream_processors.profiles.track_profile import ProfileRules, track_profile
 from stream_processors.segments.segment_rules import CompiledSegment
-from stream_processors.segments.segment_tracking import track_segments
+from stream_processors.segments.segment_tracking import site_segments, track_segments
 from stream_processors.visitors.track_event import milliseconds
 
 
@@ -33,6 +33,10 @@ class PersonRules:
     segments: Sequence[CompiledSegment] = ()  # the site's
     max_segment_times: int = 1000
     journey: CompiledJourney | None = None  # the site's customer journey
+
+    def __post_init__(self) -> None:
+        # (the segments' index is worked out once per site's rules, not per event)
+        object.__setattr__(self, "segments", site_segments(self.segments))
 
 
 @dataclass(frozen=True)

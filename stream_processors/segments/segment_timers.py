@@ -14,8 +14,13 @@ class SegmentTimers:
     def __len__(self) -> int:
         return len(self._due)
 
-    def schedule(self, key: bytes, partition: int, due_ms: int | None) -> None:
-        """The person's next evaluation (None: none needed); replaces the one scheduled before."""
+    def schedule(self, key: bytes, partition: int, due_ms: int | None, now_ms: int) -> None:
+        """The person's next evaluation (None: none needed); replaces the one scheduled before, unless that one
+        is due at ``now_ms`` and not yet made: an event evaluates only the segments it touched
+        (``segment_tracking.track_segments``), so a due evaluation stays due until the timer makes it."""
+        pending = self._due.get(key)
+        if pending is not None and pending <= now_ms:
+            return
         if due_ms is None:
             self._due.pop(key, None)
             return

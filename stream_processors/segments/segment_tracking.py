@@ -10,15 +10,18 @@ newest ``max_times`` of them.
 from __future__ import annotations
 
 from bisect import insort
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import overload
 
 from schemas.events import Event
 from schemas.segments import Change, SegmentChange
-from stream_processors.matching.event_match import counts_for_person, field_text
-from stream_processors.segments.segment_rules import CompiledSegment, Evidence, is_member, next_change_ms
+from stream_processors.matching.event_match import CompiledMatch, counts_for_person, field_text
+from stream_processors.segments.segment_rules import CompiledSegment, Evidence, RecencyTest, is_member, next_change_ms
 from stream_processors.visitors.track_event import milliseconds
+
+LAST_SEEN = "@last_seen"  # the input of recency rules, among the inputs of ``SiteSegments``
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,15 +50,67 @@ class PersonSegments:
         )
 
 
+class SiteSegments(Sequence[CompiledSegment]):
+    """A site's segments, with what every event is checked against worked out once rather than per event: the
+    distinct matches, the attributes read, how far back each match's events still count, and what each
+    segment reads (its inputs: match keys, attribute names, ``LAST_SEEN``)."""
+
+    def __init__(self, segments: Iterable[CompiledSegment]) -> None:
+        self.segments = tuple(segments)
+        matches: dict[str, CompiledMatch] = {}
+        reach: dict[str, int | None] = {}
+        for segment in self.segments:
+            matches.update(segment.matches)
+            for key, window in segment.windows_ms.items():
+                unbounded = window is None or (key in reach and reach[key] is None)
+                reach[key] = None if unbounded else max(window or 0, reach.get(key) or 0)
+        self.matches = tuple(matches.items())
+        self.event_names = frozenset(name for match in matches.values() for name in match.events)
+        self.attributes = tuple(sorted({name for segment in self.segments for name in segment.attributes}))
+        self.reach = reach
+        self.inputs = tuple(_inputs(segment) for segment in self.segments)
+
+    @overload
+    def __getitem__(self, index: int) -> CompiledSegment: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[CompiledSegment]: ...
+    def __getitem__(self, index: int | slice) -> CompiledSegment | Sequence[CompiledSegment]:
+        return self.segments[index]
+
+    def __len__(self) -> int:
+        return len(self.segments)
+
+    def __iter__(self) -> Iterator[CompiledSegment]:
+        return iter(self.segments)
+
+
+def site_segments(segments: Sequence[CompiledSegment]) -> SiteSegments:
+    return segments if isinstance(segments, SiteSegments) else SiteSegments(segments)
+
+
+def _inputs(segment: CompiledSegment) -> frozenset[str]:
+    inputs = set(segment.matches) | set(segment.attributes)
+    if any(isinstance(test, RecencyTest) for test in segment.tests):
+        inputs.add(LAST_SEEN)
+    return frozenset(inputs)
+
+
 def track_segments(
     state: PersonSegments, event: Event, segments: Sequence[CompiledSegment], now: datetime, max_times: int
 ) -> tuple[PersonSegments, tuple[SegmentChange, ...]]:
-    """Keep what ``segments`` read of ``event``, then evaluate them at ``now``."""
+    """Keep what ``segments`` read of ``event``, then evaluate at ``now`` the segments whose inputs it changed.
+
+    The others cannot have changed since they were last evaluated except at a moment time alone changes them
+    (``next_evaluation``), when the person is evaluated in full: so a due evaluation not yet made must be kept
+    when the person is rescheduled after this event (``SegmentTimers.schedule``)."""
     if not counts_for_person(event) or (not segments and state.empty):
         return state, ()
-    kept = _with_event(state, event, segments, max_times)
-    kept = _without_the_unreachable(kept, segments, milliseconds(now))
-    kept, changes = evaluate_segments(kept, segments, now, event.site_id, event.person_id, str(event.event_id))
+    site = site_segments(segments)
+    kept, touched = _with_event(state, event, site, max_times)
+    kept = _without_the_unreachable(kept, site, milliseconds(now))
+    kept, changes = evaluate_segments(
+        kept, site, now, event.site_id, event.person_id, str(event.event_id), touched=touched
+    )
     return (state if kept == state else kept), changes
 
 
@@ -66,18 +121,24 @@ def evaluate_segments(
     site_id: str,
     person_id: str,
     event_id: str = "",
+    touched: frozenset[str] | None = None,
 ) -> tuple[PersonSegments, tuple[SegmentChange, ...]]:
     """Memberships at ``now``, and the changes since the last evaluation (memberships of segments no longer
-    defined are let go; a segment's new version starts with nobody in it)."""
+    defined are let go; a segment's new version starts with nobody in it). ``touched``: only the segments
+    reading one of these inputs (``SiteSegments.inputs``) are evaluated, the others keep their membership."""
     now_ms = milliseconds(now)
     evidence = state.evidence()
     memberships: dict[str, Membership] = {}
     changes = []
-    for segment in segments:
+    site = site_segments(segments)
+    for segment, inputs in zip(site, site.inputs, strict=True):
         segment_id = segment.definition.segment_id
         before = state.memberships.get(segment_id)
         if before is None or before.version != segment.version:
             before = Membership(segment.version, False, 0)
+        elif touched is not None and touched.isdisjoint(inputs):
+            memberships[segment_id] = before
+            continue
         member = is_member(segment, evidence, now_ms)
         if member == before.member:
             memberships[segment_id] = before
@@ -105,41 +166,44 @@ def next_evaluation(state: PersonSegments, segments: Sequence[CompiledSegment], 
 
 
 def _with_event(
-    state: PersonSegments, event: Event, segments: Sequence[CompiledSegment], max_times: int
-) -> PersonSegments:
+    state: PersonSegments, event: Event, segments: SiteSegments, max_times: int
+) -> tuple[PersonSegments, frozenset[str]]:
+    """The evidence with ``event`` kept, and the inputs it changed."""
     event_ms = milliseconds(event.event_time)
     event_key = event.event_id.hex[:16]
-    times = dict(state.times)
-    for segment in segments:
-        for key, match in segment.matches.items():
+    touched: set[str] = set()
+    times = state.times
+    if event.event_name in segments.event_names:
+        times = dict(times)
+        for key, match in segments.matches:
             kept = times.get(key, ())
             if (event_ms, event_key) in kept or not match.matches(event):
                 continue
             updated = list(kept)
             insort(updated, (event_ms, event_key))
             times[key] = tuple(updated[-max_times:])
-    attributes = dict(state.attributes)
-    for name in {name for segment in segments for name in segment.attributes}:
+            touched.add(key)
+    attributes = state.attributes
+    for name in segments.attributes:
         value = field_text(event, name)
         latest = attributes.get(name)
         if value and (latest is None or (event_ms, event_key) > latest[:2]):
+            if attributes is state.attributes:
+                attributes = dict(attributes)
             attributes[name] = (event_ms, event_key, value)
+            touched.add(name)
     last_seen = event_ms if state.last_seen_ms is None else max(state.last_seen_ms, event_ms)
-    return PersonSegments(times, last_seen, attributes, state.memberships)
+    if last_seen != state.last_seen_ms:
+        touched.add(LAST_SEEN)
+    return PersonSegments(times, last_seen, attributes, state.memberships), frozenset(touched)
 
 
-def _without_the_unreachable(state: PersonSegments, segments: Sequence[CompiledSegment], now_ms: int) -> PersonSegments:
+def _without_the_unreachable(state: PersonSegments, segments: SiteSegments, now_ms: int) -> PersonSegments:
     """Drop event times no rule's window reaches any more, and evidence of matches no segment uses."""
-    reach: dict[str, int | None] = {}
-    for segment in segments:
-        for key, window in segment.windows_ms.items():
-            reach[key] = (
-                None if window is None or (key in reach and reach[key] is None) else max(window, reach.get(key) or 0)
-            )
     times = {}
     for key, kept in state.times.items():
-        if key not in reach:
+        if key not in segments.reach:
             continue
-        window = reach[key]
+        window = segments.reach[key]
         times[key] = kept if window is None else tuple(item for item in kept if item[0] > now_ms - window)
     return PersonSegments(times, state.last_seen_ms, state.attributes, state.memberships)

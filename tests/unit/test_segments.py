@@ -6,16 +6,20 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas.events import Event, HitSource
-from schemas.segments import Change, InvalidSegmentError, read_segment_definition, segment_yaml
+from schemas.segments import Change, InvalidSegmentError, SegmentChange, read_segment_definition, segment_yaml
 from stream_processors.segments.segment_rules import compile_segment
+from stream_processors.segments.segment_timers import SegmentTimers
 from stream_processors.segments.segment_tracking import (
     PersonSegments,
     evaluate_segments,
     next_evaluation,
     track_segments,
 )
+from stream_processors.visitors.track_event import milliseconds
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 ABANDONED = """
@@ -99,3 +103,61 @@ def test_a_new_version_of_a_segment_starts_with_nobody_in_it() -> None:
     state, changes = evaluate_segments(state, [second], _at(61), "shop", "a-1")
     assert changes == ()
     assert state.memberships["abandoned-cart"].version == second.version
+
+
+MIXED = [
+    "segment_id: keen\nsite_id: shop\nrules:\n  - count: {event: product_viewed}\n    at_least: 2\n    in_last: 30m\n",
+    ABANDONED.replace("within: 1h", "within: 20m"),
+    "segment_id: lapsed\nsite_id: shop\nrules:\n  - not_seen_for: 45m\n",
+    "segment_id: active-de\nsite_id: shop\nrules:\n  - seen_within: 15m\n  - attribute: country\n    is: DE\n",
+    "segment_id: buyer\nsite_id: shop\nrules:\n  - count: {event: purchase}\n    at_least: 1\n",
+]
+STEP = st.tuples(
+    st.sampled_from(["product_viewed", "add_to_cart", "purchase", "page_view", "page_ping"]),
+    st.integers(min_value=-40, max_value=5),  # the event's time, minutes from the moment it is processed
+    st.integers(min_value=0, max_value=50),  # minutes since the step before
+    st.sampled_from(["DE", "FR", ""]),
+    st.booleans(),  # whether a due timer runs before the event, or after it (as the agent's timer may)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(STEP, min_size=1, max_size=25))
+def test_evaluating_only_what_an_event_touched_plus_the_timers_misses_no_change(steps: list[tuple]) -> None:  # type: ignore[type-arg]
+    """The agent's way (an event evaluates the segments whose inputs it changed; a timer evaluates everyone
+    when time alone may change a membership) leaves every membership as a full evaluation would, at any time."""
+    segments = [compile_segment(read_segment_definition(text)) for text in MIXED]
+    timers = SegmentTimers()
+    state = PersonSegments()
+    now = 0.0
+    emitted: dict[str, list[Change]] = {}
+
+    def run_timers(moment: float) -> None:  # as the agent's timer: at its clock, once the evaluation is due
+        nonlocal state
+        at = _at(moment)
+        for _ in timers.due(milliseconds(at), 10):
+            state, changes = evaluate_segments(state, segments, at, "shop", "a-1")
+            record(changes)
+            reschedule(at)
+
+    def reschedule(at: datetime) -> None:
+        due = next_evaluation(state, segments, at)
+        timers.schedule(b"a-1", 0, None if due is None else milliseconds(due), milliseconds(at))
+
+    def record(changes: tuple[SegmentChange, ...]) -> None:
+        for change in changes:
+            emitted.setdefault(change.segment_id, []).append(change.change)
+
+    for name, offset, gap, country, timers_first in steps:
+        now += gap
+        if timers_first:
+            run_timers(now)
+        event = _event(now + offset, name, country=country)
+        state, changes = track_segments(state, event, segments, _at(now), 1000)
+        record(changes)
+        reschedule(_at(now))
+        run_timers(now)
+        _, missed = evaluate_segments(state, segments, _at(now), "shop", "a-1")
+        assert missed == (), f"at minute {now}: a full evaluation still finds changes"
+    for changes in emitted.values():  # entries and exits alternate, starting with an entry
+        assert changes == [Change.ENTERED, Change.EXITED] * (len(changes) // 2) + [Change.ENTERED] * (len(changes) % 2)
