@@ -7,6 +7,11 @@ and the same number comes out of ``windowFunnel(window)(event_time, step1, step2
 
 A person is the user id when the event carries one, else the visitor id (anonymous id or cookieless hash).
 A funnel sees a site's events except page pings and events flagged as bots.
+
+``exclusions`` end a person's attempt: the funnel is ``windowFunnel`` over the person's events strictly after
+their latest event matching any exclusion (a refund, a visit to a competitor's page), so doing an excluded thing
+takes them back to step 0 and they may start again. An event that matches an exclusion is never a step, even
+if it matches one too (it is not after itself), and neither is another event of the same millisecond.
 """
 
 from __future__ import annotations
@@ -42,6 +47,10 @@ class FunnelStep(EventMatch):
     name: str = Field(min_length=1, max_length=200)
 
 
+class FunnelExclusion(EventMatch):
+    """An event that ends the person's current attempt: only their later events count."""
+
+
 class FunnelDefinition(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -51,6 +60,7 @@ class FunnelDefinition(BaseModel):
     window: str = "7d"  # the most time from the first step to the last: "30m", "2h", "7d"
     order: FunnelOrder = FunnelOrder.SEQUENTIAL
     steps: tuple[FunnelStep, ...] = Field(min_length=1, max_length=MAX_FUNNEL_STEPS)
+    exclusions: tuple[FunnelExclusion, ...] = ()
 
     @field_validator("window")
     @classmethod
@@ -63,8 +73,10 @@ class FunnelDefinition(BaseModel):
 
     @property
     def version(self) -> str:
-        """Changes whenever the meaning changes: a new version starts every person's progress over."""
-        meaning = self.model_dump_json(include={"site_id", "window", "order", "steps"}, by_alias=True)
+        """Changes whenever the meaning changes: a new version starts every person's progress over. (Exclusions
+        are part of it only when there are some, so funnels defined before them kept their versions.)"""
+        parts = {"site_id", "window", "order", "steps"} | ({"exclusions"} if self.exclusions else set())
+        meaning = self.model_dump_json(include=parts, by_alias=True)
         return hashlib.sha256(f"{self.window_ms}|{meaning}".encode()).hexdigest()[:12]
 
 
@@ -72,8 +84,9 @@ class FunnelTransition(BaseModel):
     """A person's furthest step changed: ``beacon.funnel_transitions``, and a Kafka record keyed by person.
 
     ``sequence`` counts a person's transitions in one funnel version, so a record delivered twice is seen as
-    the same one (by Kafka consumers and by the table's key). A late event can also lower the step of a strict
-    funnel (an event found between two steps); that is a transition like any other.
+    the same one (by Kafka consumers and by the table's key). An exclusion lowers the step (to what the
+    person's later events reach, often 0), and so can a late event in a strict funnel (an event found between
+    two steps); that is a transition like any other.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -86,7 +99,7 @@ class FunnelTransition(BaseModel):
     from_step: int
     to_step: int
     step_name: str  # the name of ``to_step`` ('' for 0)
-    reached_at: datetime  # the event time at which ``to_step`` was first reached
+    reached_at: datetime  # the event time at which ``to_step`` was first reached (0 after an exclusion: its time)
     event_id: UUID  # the event whose arrival made the change
     event_time: datetime
     emitted_at: datetime  # the stream worker's clock: how fresh the change was when sent
@@ -108,6 +121,8 @@ def load_funnel_file(path: Path) -> FunnelDefinition:
 def funnel_yaml(funnel: FunnelDefinition) -> str:
     """The definition as YAML, in the shape a person writes it."""
     document = funnel.model_dump(mode="json", by_alias=True, exclude_none=True)
-    for step in document["steps"]:
-        yaml_shape(step)
+    for match in document["steps"] + document["exclusions"]:
+        yaml_shape(match)
+    if not document["exclusions"]:
+        del document["exclusions"]
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)

@@ -8,12 +8,19 @@ first step may land anywhere among them, and it is the next one after it that en
 first and last of a run of them got two late steps inside one run wrong). Beyond ``max_entries`` the oldest
 entries are let go and the step they had reached is kept as ``settled_step``, a floor: exact for people with
 fewer entries, and never a step taken back.
+
+A funnel's exclusions end the person's attempt: the progress keeps the time of their latest exclusion event
+(``excluded_ms``) and only the entries after it, and an event no later than it counts for nothing, so a late
+exclusion takes back the steps before it and a late step before it is ignored. A new latest exclusion lets the
+``settled_step`` floor go too: exact when the exclusion is later than every entry let go (always, unless it
+comes after more than ``max_entries`` newer events); otherwise the steps those forgotten entries took after
+it are lost with them, and the step may be lower than ``windowFunnel``'s.
 """
 
 from __future__ import annotations
 
 from bisect import insort
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from schemas.events import Event
@@ -29,6 +36,7 @@ class FunnelProgress:
     sequence: int  # transitions emitted so far (in this version)
     settled_step: int
     entries: tuple[StepEntry, ...]
+    excluded_ms: int | None = None  # the time of the person's latest exclusion event: only later events count
 
 
 def advance_funnel(
@@ -40,29 +48,29 @@ def advance_funnel(
     max_entries: int,
 ) -> tuple[FunnelProgress | None, FunnelTransition | None]:
     """The progress with ``event`` counted, and the transition if its furthest step changed."""
-    steps = funnel.matching_steps(event)
+    excluded = funnel.excludes(event)
+    steps = [] if excluded else funnel.matching_steps(event)
+    kept_by_funnel = excluded or steps or funnel.strict
     if progress is None or progress.version != funnel.version:
-        if not steps and not funnel.strict:
+        if not kept_by_funnel:
             return None, None  # (progress made under another version is let go)
         progress = FunnelProgress(funnel.version, 0, 0, 0, ())
-    elif not steps and not funnel.strict:
+    elif not kept_by_funnel:
         return progress, None
-    key = event.event_id.hex[:16]
-    if any(entry[2] == key for entry in progress.entries):
-        return progress, None
-    entries = list(progress.entries)
-    for step in steps or [0]:
-        insort(entries, (event_ms, step, key))
-    settled = progress.settled_step
-    if len(entries) > max_entries:
-        settled = max(settled, progress.step)
-        del entries[: len(entries) - max_entries]
-    reach = furthest_step(entries, len(funnel.steps), funnel.window_ms, strict=funnel.strict)
-    step = max(settled, reach.step)
-    kept = FunnelProgress(funnel.version, step, progress.sequence, settled, tuple(entries))
+    if progress.excluded_ms is not None and event_ms <= progress.excluded_ms:
+        return progress, None  # (in an attempt already ended, or an exclusion no later than the latest)
+    if excluded:
+        counted = _attempt_ended(progress, event_ms)
+    else:
+        key = event.event_id.hex[:16]
+        if any(entry[2] == key for entry in progress.entries):
+            return progress, None
+        counted = _with_entries(progress, [(event_ms, step, key) for step in steps or [0]], max_entries)
+    reach = furthest_step(counted.entries, len(funnel.steps), funnel.window_ms, strict=funnel.strict)
+    step = max(counted.settled_step, reach.step)
     if step == progress.step:
-        return kept, None
-    reached_at_ms = reach.reached_at_ms if reach.step == step else event_ms
+        return counted, None
+    reached_at_ms = reach.reached_at_ms if step and reach.step == step else event_ms
     transition = FunnelTransition(
         site_id=event.site_id,
         funnel_id=funnel.definition.funnel_id,
@@ -77,4 +85,22 @@ def advance_funnel(
         event_time=event.event_time,
         emitted_at=now,
     )
-    return FunnelProgress(funnel.version, step, progress.sequence + 1, settled, tuple(entries)), transition
+    return replace(counted, step=step, sequence=progress.sequence + 1), transition
+
+
+def _with_entries(progress: FunnelProgress, new: list[StepEntry], max_entries: int) -> FunnelProgress:
+    """The new entries in their places; beyond ``max_entries`` the oldest go, their step kept as the floor."""
+    entries = list(progress.entries)
+    for entry in new:
+        insort(entries, entry)
+    settled = progress.settled_step
+    if len(entries) > max_entries:
+        settled = max(settled, progress.step)
+        del entries[: len(entries) - max_entries]
+    return replace(progress, settled_step=settled, entries=tuple(entries))
+
+
+def _attempt_ended(progress: FunnelProgress, excluded_ms: int) -> FunnelProgress:
+    """An exclusion at ``excluded_ms``, later than any before: only the entries after it stay, and no floor."""
+    entries = tuple(entry for entry in progress.entries if entry[0] > excluded_ms)
+    return replace(progress, settled_step=0, entries=entries, excluded_ms=excluded_ms)

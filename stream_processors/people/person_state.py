@@ -2,7 +2,7 @@
 email messages and purchases.
 
 Encoded as compact JSON:
-``{"f": {funnel_id: [version, step, sequence, settled_step, [[ms, step, key], …]]},
+``{"f": {funnel_id: [version, step, sequence, settled_step, [[ms, step, key], …](, excluded_ms)]},
 "e": [[campaign_id, message_id, version, [[ms, name, fetcher, url, key], …]], …], "p": [[ms, key, revenue], …],
 "c": [the customer profile, ``profiles/profile_state.py``],
 "s": {"t": {match_key: [[ms, key], …]}, "l": last_seen_ms, "a": {attribute: [ms, key, value]},
@@ -44,6 +44,7 @@ def encode_person_state(state: PersonState) -> bytes:
     if state.funnels:
         document["f"] = {
             funnel_id: [p.version, p.step, p.sequence, p.settled_step, [list(entry) for entry in p.entries]]
+            + ([] if p.excluded_ms is None else [p.excluded_ms])  # (most people's progress has no exclusion)
             for funnel_id, p in state.funnels.items()
         }
     if state.email.messages:
@@ -72,9 +73,9 @@ def decode_person_state(stored: bytes) -> PersonState:
     document = orjson.loads(stored)
     funnels = {
         funnel_id: FunnelProgress(
-            version, step, sequence, settled, tuple((ms, entry_step, key) for ms, entry_step, key in entries)
+            version, step, sequence, settled, tuple((ms, entry_step, key) for ms, entry_step, key in entries), *excluded
         )
-        for funnel_id, (version, step, sequence, settled, entries) in document.get("f", {}).items()
+        for funnel_id, (version, step, sequence, settled, entries, *excluded) in document.get("f", {}).items()
     }
     messages = tuple(
         EmailMessage(campaign_id, message_id, version, tuple(EmailTouch(*touch) for touch in touches))

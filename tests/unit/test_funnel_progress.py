@@ -146,22 +146,97 @@ def test_the_sql_names_the_same_steps() -> None:
     assert "properties['currency'] = 'EUR'" in sql
 
 
-NAMES = ["a", "b", "c", "x", "y"]  # (y matches no step)
+REFUNDS = """
+exclusions:
+  - event: refund_requested
+  - event: page_view
+    where:
+      url: {contains: /compare/}
+"""
+
+
+def test_an_exclusion_ends_the_attempt_and_the_person_may_start_again() -> None:
+    definition = read_funnel_definition(CHECKOUT + REFUNDS)
+    product, cart = _event(0, "page_view", "https://x/product/1"), _event(5, "add_to_cart")
+    refund, again = _event(8, "refund_requested"), _event(9, "page_view", "https://x/product/2")
+    state, transitions = _run(definition, [product, cart, refund, refund, again])
+    assert [(t.from_step, t.to_step, t.step_name) for t in transitions] == [(0, 1, "Product"), (1, 2, "Cart"),
+                                                                             (2, 0, ""), (0, 1, "Product")]  # fmt: skip
+    assert transitions[2].reached_at == refund.event_time  # (step 0: when the attempt ended)
+    assert state.funnels["checkout"].excluded_ms == milliseconds(refund.event_time)
+
+
+def test_a_late_exclusion_takes_back_the_steps_before_it_and_a_late_step_before_it_counts_for_nothing() -> None:
+    definition = read_funnel_definition(CHECKOUT + REFUNDS)
+    product, cart = _event(0, "page_view", "https://x/product/1"), _event(5, "add_to_cart")
+    purchase = _event(7, "purchase", currency="EUR")
+    late_refund = _event(6, "refund_requested")
+    _, transitions = _run(definition, [product, cart, late_refund, product, _event(1, "add_to_cart")])
+    assert [(t.from_step, t.to_step, t.event_id) for t in transitions] == [
+        (0, 1, product.event_id), (1, 2, cart.event_id), (2, 0, late_refund.event_id),
+    ]  # fmt: skip
+    state, _ = _run(definition, [late_refund, product, cart, purchase])
+    assert state.funnels["checkout"].excluded_ms == milliseconds(late_refund.event_time)  # (remembered at step 0)
+    assert state.funnels["checkout"].step == 0
+
+
+def test_an_event_matching_an_exclusion_is_no_step_and_neither_is_one_of_the_same_millisecond() -> None:
+    definition = read_funnel_definition(CHECKOUT + REFUNDS)
+    comparing = _event(0, "page_view", "https://x/compare/product/1")  # a step's url, and an exclusion's
+    assert compile_funnel(definition).matching_steps(comparing) == [1]
+    assert compile_funnel(definition).excludes(comparing)
+    state, transitions = _run(definition, [comparing, _event(0, "page_view", "https://x/product/1")])
+    assert transitions == []
+    assert state.funnels["checkout"].step == 0
+
+
+def test_at_the_entry_bound_a_later_exclusion_lets_the_floor_go() -> None:
+    definition = read_funnel_definition(CHECKOUT + REFUNDS)
+    product, cart = _event(0, "page_view", "https://x/product/1"), _event(1, "add_to_cart")
+    views = [_event(2 + minute, "page_view", "https://x/product/2") for minute in range(10)]
+    state, _ = _run(definition, [product, cart, *views], max_entries=8)
+    assert (state.funnels["checkout"].step, state.funnels["checkout"].settled_step) == (2, 2)
+    state, transitions = _run(definition, [product, cart, *views, _event(30, "refund_requested")], max_entries=8)
+    assert (state.funnels["checkout"].step, state.funnels["checkout"].entries) == (0, ())
+    assert transitions[-1].to_step == 0
+
+
+def test_exclusions_are_part_of_the_version_and_of_the_yaml_only_when_there_are_some() -> None:
+    plain, refunds = read_funnel_definition(CHECKOUT), read_funnel_definition(CHECKOUT + REFUNDS)
+    assert plain.version == "287ca0bbfdd6"  # as before exclusions existed: nobody's progress starts over
+    assert "exclusions" not in funnel_yaml(plain)
+    assert read_funnel_definition(funnel_yaml(refunds)) == refunds
+    assert "- event: refund_requested" in funnel_yaml(refunds)
+    other = read_funnel_definition(CHECKOUT + REFUNDS.replace("/compare/", "/versus/"))
+    assert len({plain.version, refunds.version, other.version}) == 3
+
+
+def test_the_sql_counts_only_the_events_after_each_person_s_latest_exclusion() -> None:
+    sql = furthest_steps_sql(read_funnel_definition(CHECKOUT + REFUNDS))
+    assert "toNullable(max(event_time)) AS excluded_at" in sql
+    assert "WHERE (event_name = 'refund_requested')\n       OR (event_name = 'page_view' AND position(url, " in sql
+    assert "(excluded_at IS NULL OR event_time > excluded_at)" in sql
+    assert "excluded_at" not in furthest_steps_sql(read_funnel_definition(CHECKOUT))
+
+
+NAMES = ["a", "b", "c", "x", "y", "z"]  # (y and z match no step)
 event_rows = st.lists(st.tuples(st.integers(0, 40), st.sampled_from(NAMES)), max_size=14)
+EXCLUSIONS = [[], [{"event": "z"}], [{"event": "x"}], [{"event": ["y", "z"]}, {"event": "c"}]]  # x, c: steps too
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(
     rows=event_rows,
     order=st.sampled_from(["sequential", "strict"]),
     window=st.sampled_from(["1m", "5m", "20m"]),
+    exclusions=st.sampled_from(EXCLUSIONS),
     data=st.data(),
 )
-def test_any_delivery_order_with_duplicates_ends_at_window_funnel_over_all_events(
-    rows: list[tuple[int, str]], order: str, window: str, data: st.DataObject
+def test_any_delivery_order_with_duplicates_ends_at_window_funnel_over_the_events_after_the_last_exclusion(
+    rows: list[tuple[int, str]], order: str, window: str, exclusions: list[dict[str, str]], data: st.DataObject
 ) -> None:
     definition = FunnelDefinition.model_validate(
-        {"funnel_id": "f", "site_id": "shop", "window": window, "order": order,
+        {"funnel_id": "f", "site_id": "shop", "window": window, "order": order, "exclusions": exclusions,
          "steps": [{"name": "A", "event": "a"}, {"name": "B", "event": ["b", "x"]}, {"name": "C", "event": "c"}]}
     )  # fmt: skip
     events = [_event(minute, name) for minute, name in rows]
@@ -169,15 +244,22 @@ def test_any_delivery_order_with_duplicates_ends_at_window_funnel_over_all_event
     deliveries = data.draw(st.permutations(events + duplicates))
     state, transitions = _run(definition, deliveries, max_entries=64)
 
-    funnel = compile_funnel(definition)
-    entries = sorted(
-        (milliseconds(event.event_time), step, event.event_id.hex)
-        for event in events
-        for step in (funnel.matching_steps(event) or ([0] if funnel.strict else []))
-    )
-    expected = furthest_step(entries, 3, funnel.window_ms, strict=funnel.strict).step
+    expected = _window_funnel_after_the_last_exclusion(definition, events)
     progress = state.funnels.get("f")
     assert (progress.step if progress else 0) == expected
     steps = [0] + [t.to_step for t in transitions]
     assert all(t.from_step == steps[n] and t.sequence == n + 1 for n, t in enumerate(transitions))
     assert steps[-1] == expected
+
+
+def _window_funnel_after_the_last_exclusion(definition: FunnelDefinition, events: list[Event]) -> int:
+    """The reference: windowFunnel over the events strictly after the latest one matching an exclusion."""
+    funnel = compile_funnel(definition)
+    excluded_ms = max((milliseconds(event.event_time) for event in events if funnel.excludes(event)), default=-1)
+    entries = sorted(
+        (milliseconds(event.event_time), step, event.event_id.hex)
+        for event in events
+        if milliseconds(event.event_time) > excluded_ms
+        for step in (funnel.matching_steps(event) or ([0] if funnel.strict else []))
+    )
+    return furthest_step(entries, 3, funnel.window_ms, strict=funnel.strict).step
