@@ -1,4 +1,5 @@
-"""The ClickHouse query that computes a funnel from ``beacon.events``: what the stream keeps on the fly.
+"""The ClickHouse query that computes a funnel from ``beacon.events``: what the stream keeps on the fly, with
+each person's events before their latest exclusion event left out.
 
 ``./beacon funnels show ID --sql`` prints it, the analyst guide explains it, and the end-to-end tests compare
 the stream's ``beacon.funnel_progress`` with its result.
@@ -20,10 +21,27 @@ def furthest_steps_sql(funnel: FunnelDefinition) -> str:
         toUInt64(toUnixTimestamp64Milli(event_time)),
         {steps}
     ) AS furthest_step
-FROM {person_events_sql(funnel.site_id)}
-WHERE person_id != ''
+FROM {_funnel_events_sql(funnel)}
 GROUP BY person_id
 HAVING furthest_step > 0"""
+
+
+def _funnel_events_sql(funnel: FunnelDefinition) -> str:
+    """The events the funnel sees: a person's events, only those after their latest exclusion event if any
+    (``schemas.funnels``). The join's right side is Nullable, so a person without exclusions gets NULL."""
+    events = person_events_sql(funnel.site_id)
+    if not funnel.exclusions:
+        return f"{events}\nWHERE person_id != ''"
+    excluded = "\n       OR ".join(f"({match_sql(exclusion)})" for exclusion in funnel.exclusions)
+    nested_events = events.replace("\n", "\n    ")
+    return f"""{events} AS events
+LEFT JOIN (
+    SELECT person_id, toNullable(max(event_time)) AS excluded_at  -- each person's latest exclusion event
+    FROM {nested_events}
+    WHERE {excluded}
+    GROUP BY person_id
+) AS exclusions USING (person_id)
+WHERE person_id != '' AND (excluded_at IS NULL OR event_time > excluded_at)"""
 
 
 def step_counts_sql(funnel: FunnelDefinition) -> str:
