@@ -9,6 +9,7 @@ stream must look at the person again.
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -115,8 +116,7 @@ def next_change_ms(segments: Iterable[CompiledSegment], evidence: Evidence, now_
         moment
         for segment in segments
         for test in segment.tests
-        for moment in _moments(test, evidence, now_ms)
-        if moment > now_ms
+        if (moment := _next_moment(test, evidence, now_ms)) is not None
     ]
     return min(moments, default=None)
 
@@ -152,17 +152,25 @@ def _window(times: Sequence[int], window: int | None, now_ms: int) -> Iterable[i
     return (ms for ms in times if ms <= now_ms and (start is None or ms > start))
 
 
-def _moments(test: Test, evidence: Evidence, now_ms: int) -> Iterable[int]:
+def _next_moment(test: Test, evidence: Evidence, now_ms: int) -> int | None:
+    """The first moment after ``now_ms`` at which time alone may change ``test``: an event dated after now
+    starts to count, a counted event leaves its window, a deadline passes (the times are sorted: bisected)."""
     if isinstance(test, CountTest):
         times = evidence.times.get(test.match, ())
-        yield from (ms for ms in times if ms > now_ms)  # (an event dated after now enters when now reaches it)
-        if test.window_ms is not None:
-            yield from (ms + test.window_ms for ms in times)
+        offsets: tuple[int | None, ...] = (0, test.window_ms)
     elif isinstance(test, AbsenceTest):
-        for did in evidence.times.get(test.did, ()):
-            yield did
-            yield did + test.within_ms
-            if test.window_ms is not None:
-                yield did + test.window_ms
+        times = evidence.times.get(test.did, ())
+        offsets = (0, test.within_ms, test.window_ms)
     elif isinstance(test, RecencyTest) and evidence.last_seen_ms is not None:
-        yield evidence.last_seen_ms + (test.not_seen_for_ms or test.seen_within_ms or 0)
+        moment = evidence.last_seen_ms + (test.not_seen_for_ms or test.seen_within_ms or 0)
+        return moment if moment > now_ms else None
+    else:
+        return None
+    if not times:
+        return None
+    moments = [
+        times[index] + offset
+        for offset in offsets
+        if offset is not None and (index := bisect_right(times, now_ms - offset)) < len(times)
+    ]
+    return min(moments, default=None)

@@ -11,7 +11,15 @@ from hypothesis import strategies as st
 
 from schemas.events import Event, HitSource
 from schemas.segments import Change, InvalidSegmentError, SegmentChange, read_segment_definition, segment_yaml
-from stream_processors.segments.segment_rules import compile_segment
+from stream_processors.segments.segment_rules import (
+    AbsenceTest,
+    CountTest,
+    Evidence,
+    RecencyTest,
+    Test,
+    compile_segment,
+    next_change_ms,
+)
 from stream_processors.segments.segment_timers import SegmentTimers
 from stream_processors.segments.segment_tracking import (
     PersonSegments,
@@ -161,3 +169,43 @@ def test_evaluating_only_what_an_event_touched_plus_the_timers_misses_no_change(
         assert missed == (), f"at minute {now}: a full evaluation still finds changes"
     for changes in emitted.values():  # entries and exits alternate, starting with an entry
         assert changes == [Change.ENTERED, Change.EXITED] * (len(changes) // 2) + [Change.ENTERED] * (len(changes) % 2)
+
+
+def _every_moment(test: Test, evidence: Evidence) -> list[int]:
+    """Every moment time alone may change ``test`` (by brute force: the reference for ``next_change_ms``)."""
+    if isinstance(test, CountTest):
+        times = evidence.times.get(test.match, ())
+        return [*times, *(ms + test.window_ms for ms in times if test.window_ms is not None)]
+    if isinstance(test, AbsenceTest):
+        times = evidence.times.get(test.did, ())
+        return [
+            moment
+            for did in times
+            for moment in (did, did + test.within_ms, None if test.window_ms is None else did + test.window_ms)
+            if moment is not None
+        ]
+    if isinstance(test, RecencyTest) and evidence.last_seen_ms is not None:
+        return [evidence.last_seen_ms + (test.not_seen_for_ms or test.seen_within_ms or 0)]
+    return []
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(min_value=0, max_value=200), max_size=12),
+    st.lists(st.integers(min_value=0, max_value=200), max_size=12),
+    st.integers(min_value=0, max_value=250),
+)
+def test_the_next_moment_is_the_first_of_every_moment_after_now(views: list[int], carts: list[int], now: int) -> None:
+    segments = [compile_segment(read_segment_definition(text)) for text in MIXED]
+    minute = 60_000
+    times = {
+        key: tuple(sorted(ms * minute for ms in (views if match.events & {"product_viewed", "purchase"} else carts)))
+        for segment in segments
+        for key, match in segment.matches.items()
+    }
+    evidence = Evidence(times, max([*views, *carts], default=0) * minute if views or carts else None, {})
+    expected = min(
+        (m for s in segments for test in s.tests for m in _every_moment(test, evidence) if m > now * minute),
+        default=None,
+    )
+    assert next_change_ms(segments, evidence, now * minute) == expected
