@@ -46,8 +46,15 @@ WHERE person_id != '' AND (excluded_at IS NULL OR event_time > excluded_at)"""
 
 def step_counts_sql(funnel: FunnelDefinition) -> str:
     """How many people reached each step or further: ``(step, people)``, the funnel chart."""
+    return people_per_step_sql(furthest_steps_sql(funnel), str(len(funnel.steps)))
+
+
+def people_per_step_sql(furthest_steps: str, step_count: str) -> str:
+    """``(step, people)``: how many of the rows of ``furthest_steps`` (a query with a ``furthest_step`` column, one
+    row per person) reached each step from 1 to ``step_count`` (an SQL expression) or further. The funnel chart of
+    both the events (``step_counts_sql``) and the stream's ``beacon.funnel_progress`` (the dashboard)."""
     return f"""SELECT step, countIf(furthest_step >= step) AS people
-FROM ({furthest_steps_sql(funnel)})
-ARRAY JOIN range(1, {len(funnel.steps) + 1}) AS step
+FROM ({furthest_steps})
+ARRAY JOIN range(1, {step_count} + 1) AS step
 GROUP BY step
 ORDER BY step"""
