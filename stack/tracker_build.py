@@ -2,7 +2,8 @@
 
 The build output is not committed, so a fresh clone makes it on ``./beacon up`` or ``./beacon test``: ``npm ci``
 when the npm tooling is missing or older than ``package-lock.json``, then ``npm run build`` when the sources
-changed. Stamps hold digests of the inputs, so an unchanged tree costs a few hashes and no npm at all.
+changed. Stamps hold digests of the inputs, so an unchanged tree costs a few hashes and no npm at all. The
+dashboard's assets (``stack/dashboard_build.py``) are built the same way, by ``ensure_npm_built``.
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ def _digest(paths: list[Path], root: Path) -> str:
 
 
 def build_inputs_digest(directory: Path = TRACKER_DIR) -> str:
-    """A digest of everything the script is built from: the sources, the build script and the locked tooling."""
-    sources = sorted((directory / "src").rglob("*.js"))
+    """A digest of everything the output is built from: the sources, the build script and the locked tooling."""
+    sources = sorted(path for path in (directory / "src").rglob("*") if path.is_file())
     return _digest([directory / name for name in _BUILD_INPUTS] + sources, directory)
 
 
@@ -64,7 +65,7 @@ def _npm(directory: Path, *arguments: str) -> None:
     npm = shutil.which("npm")
     if npm is None or shutil.which("node") is None:
         raise TrackerBuildError(
-            "node and npm are needed to build the website tracker (tracker_js/): install them "
+            f"node and npm are needed to build {directory.name}/: install them "
             "(Debian: apt-get install -y nodejs npm) and run the command again"
         )
     try:
@@ -85,17 +86,24 @@ def _npm(directory: Path, *arguments: str) -> None:
 
 def ensure_tracker_built(directory: Path = TRACKER_DIR, step: Step = _silent_step) -> TrackerBuild:
     """Install the npm tooling and build the script when either is missing or stale; return the script."""
+    return ensure_npm_built(directory, SCRIPT_PATH, "the tracker", f"{directory.name}/", step)
+
+
+def ensure_npm_built(directory: Path, output: Path, what: str, folder: str, step: Step = _silent_step) -> TrackerBuild:
+    """Run ``npm ci`` in ``directory`` when its tooling is missing or older than its lock file, then ``npm run
+    build`` when ``output`` (relative to it) is missing or its inputs changed: ``package.json``, the lock file,
+    ``build.js`` and every file under ``src/``."""
     lock_digest = _digest([directory / "package-lock.json"], directory)
     installed = not _stamp_matches(directory / _TOOLING_STAMP, lock_digest)
     if installed:
-        with step("Installing the tracker's build tooling (npm ci in tracker_js/)"):
+        with step(f"Installing {what}'s build tooling (npm ci in {folder})"):
             _npm(directory, "ci")
             (directory / _TOOLING_STAMP).write_text(lock_digest + "\n")
     inputs_digest = build_inputs_digest(directory)
-    script = directory / SCRIPT_PATH
-    built = installed or not script.is_file() or not _stamp_matches(directory / _BUILD_STAMP, inputs_digest)
+    built_file = directory / output
+    built = installed or not built_file.is_file() or not _stamp_matches(directory / _BUILD_STAMP, inputs_digest)
     if built:
-        with step(f"Building the tracker, {SCRIPT_PATH} (esbuild)"):
+        with step(f"Building {what}, {output} (esbuild)"):
             _npm(directory, "run", "build", "--silent")
             (directory / _BUILD_STAMP).write_text(inputs_digest + "\n")
-    return TrackerBuild(script=script, installed_tooling=installed, built=built)
+    return TrackerBuild(script=built_file, installed_tooling=installed, built=built)
