@@ -26,6 +26,7 @@ from runtime.clickhouse import connect_clickhouse
 from runtime.definitions import DefinitionFolder
 from runtime.settings import SettingsError, load_settings
 from schemas.email import EmailRecipientMessage, EmailTokens
+from schemas.event_matching import EventMatch
 from schemas.funnels import FunnelDefinition, InvalidFunnelError, funnel_yaml, load_funnel_file
 from schemas.segments import InvalidSegmentError, SegmentDefinition, load_segment_file, segment_yaml
 from schemas.sessions import SessionRules
@@ -459,7 +460,8 @@ def funnels_add(
     except InvalidFunnelError as error:
         errors.print(f"[red]{error}[/red]")
         raise typer.Exit(1) from None
-    console.print(f"funnel {funnel.funnel_id} (version {funnel.version}, {len(funnel.steps)} steps) -> {path}")
+    size = f"{len(funnel.steps)} steps" + (f", {len(funnel.exclusions)} exclusions" if funnel.exclusions else "")
+    console.print(f"funnel {funnel.funnel_id} (version {funnel.version}, {size}) -> {path}")
 
 
 @funnels_app.command("list")
@@ -468,16 +470,25 @@ def funnels_list() -> None:
     settings = _settings()
     read = DefinitionFolder(settings.definitions_dir).read_funnels()
     running = running_funnels(_stream_worker_url(settings))
-    table = Table("funnel", "site", "steps", "window", "order", "version", "stream worker")
+    table = Table("funnel", "site", "steps", "exclusions", "window", "order", "version", "stream worker")
     for funnel in read.funnels:
         state = "not running" if running is None else (
             "running" if running.get(funnel.funnel_id) == funnel.version else "not loaded yet"
         )  # fmt: skip
         steps = " -> ".join(step.name for step in funnel.steps)
-        table.add_row(funnel.funnel_id, funnel.site_id, steps, funnel.window, funnel.order, funnel.version, state)
+        excluded = ", ".join(_match_text(exclusion) for exclusion in funnel.exclusions)
+        table.add_row(
+            funnel.funnel_id, funnel.site_id, steps, excluded, funnel.window, funnel.order, funnel.version, state
+        )
     console.print(table)
     for problem in read.problems:
         errors.print(f"[red]not used:[/red] {problem}")
+
+
+def _match_text(match: EventMatch) -> str:
+    """An event match in a few words: its names, and the fields it filters on."""
+    filtered = f" ({', '.join(match.where)})" if match.where else ""
+    return " or ".join(match.event) + filtered
 
 
 @funnels_app.command("show")

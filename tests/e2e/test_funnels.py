@@ -1,5 +1,6 @@
-"""Funnels kept by the running stream equal ClickHouse's windowFunnel over the stored events, for generated
-traffic with duplicates and late deliveries; and the CLI that defines and shows them."""
+"""Funnels kept by the running stream equal ClickHouse's windowFunnel over the stored events (after each person's
+latest exclusion event, for a funnel with exclusions), for generated traffic with duplicates and late deliveries;
+and the CLI that defines and shows them."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
-from schemas.funnels import funnel_yaml
+from schemas.funnels import FunnelDefinition, funnel_yaml
 from stack.settings import StackSettings
 from tests.support.cli import beacon_against
 from tests.support.funnels import (
     assert_funnels_equal_window_funnel,
     assert_journey_equals_sql,
     install_funnels,
+    sql_furthest_steps,
     traffic_funnels,
 )
 from tests.support.polling import wait_until
@@ -31,6 +33,9 @@ def test_funnels_in_the_stream_equal_window_funnel_over_the_events(
 
     assert_funnels_equal_window_funnel(clickhouse, funnels)
     assert_journey_equals_sql(clickhouse, site.site_id)  # (every site has the built-in customer journey)
+    [self_serve] = [funnel for funnel in funnels if funnel.exclusions]
+    without_exclusions = sql_furthest_steps(clickhouse, self_serve.model_copy(update={"exclusions": ()}))
+    assert sql_furthest_steps(clickhouse, self_serve) != without_exclusions, "a chat or the support page starts over"
 
     shown = beacon_against(beacon_stack, "funnels", "show", funnels[0].funnel_id, "--counts")
     assert shown.returncode == 0, shown.stderr
@@ -40,7 +45,8 @@ def test_funnels_in_the_stream_equal_window_funnel_over_the_events(
 
 
 def test_the_cli_adds_lists_shows_and_removes_funnels(beacon_stack: StackSettings, tmp_path: Path) -> None:
-    [funnel, *_] = traffic_funnels("cli")
+    [buying, *_] = traffic_funnels("cli")
+    funnel = FunnelDefinition.model_validate({**buying.model_dump(), "exclusions": [{"event": "refund_requested"}]})
     source = tmp_path / "buying.yaml"
     source.write_text(funnel_yaml(funnel))
 
@@ -53,12 +59,19 @@ def test_the_cli_adds_lists_shows_and_removes_funnels(beacon_stack: StackSetting
 
     def listed_as_running() -> bool:
         listed = beacon_against(beacon_stack, "funnels", "list")
-        return any("cli-buying" in line and "running" in line for line in listed.stdout.splitlines())
+        return any(
+            "cli-buying" in line and "refund_requested" in line and "running" in line
+            for line in listed.stdout.splitlines()
+        )
 
     wait_until(listed_as_running, what="the worker to run the added funnel", timeout_seconds=30)
     sql = beacon_against(beacon_stack, "funnels", "show", "cli-buying", "--sql")
     assert "windowFunnel(1800000)" in sql.stdout
     assert "position(url, '/products/') > 0" in sql.stdout
+    assert "WHERE (event_name = 'refund_requested')" in sql.stdout
+    assert "event_time > excluded_at" in sql.stdout
+    shown = beacon_against(beacon_stack, "funnels", "show", "cli-buying")
+    assert "exclusions:\n- event: refund_requested\n" in shown.stdout
 
     broken = tmp_path / "broken.yaml"
     broken.write_text(funnel_yaml(funnel).replace("window: 30m", "window: forever"))

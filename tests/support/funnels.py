@@ -4,11 +4,12 @@ stack, and the check that the stream's furthest steps equal ClickHouse's windowF
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
 from runtime.definitions import DefinitionFolder
-from schemas.funnels import FunnelDefinition
+from schemas.funnels import FunnelDefinition, load_funnel_file
 from schemas.journeys import JOURNEY_FUNNEL_ID, default_journey
 from stack.funnel_admin import running_funnels
 from stack.settings import StackSettings
@@ -16,10 +17,12 @@ from stream_processors.funnels.funnel_sql import furthest_steps_sql
 from stream_processors.journeys.journey_sql import journey_stages_sql
 from tests.support.polling import wait_until
 
+SHIPPED_FUNNELS = Path(__file__).resolve().parents[2] / "config" / "funnels"
+
 
 def traffic_funnels(site_id: str) -> list[FunnelDefinition]:
-    """Sequential and strict funnels, names and property filters, over what stack.traffic_plan sends; their ids
-    start with the site's (funnel ids are unique in a definitions folder)."""
+    """Sequential and strict funnels, names and property filters, over what stack.traffic_plan sends, and the
+    shipped demo funnel with exclusions; their ids start with the site's (ids are unique in a definitions folder)."""
     definitions = [
         {"funnel_id": "buying", "window": "30m",
          "steps": [{"name": "Product page", "event": "page_view", "where": {"url": {"contains": "/products/"}}},
@@ -37,9 +40,10 @@ def traffic_funnels(site_id: str) -> list[FunnelDefinition]:
         {"funnel_id": "two-skus", "window": "1h",
          "steps": [{"name": "Viewed", "event": "product_viewed", "where": {"properties.sku": ["sku-1", "sku-2"]}}]},
     ]  # fmt: skip
+    shipped = [load_funnel_file(SHIPPED_FUNNELS / "demo-self-serve.yaml").model_dump()]  # (with exclusions)
     return [
         FunnelDefinition.model_validate({**plan, "site_id": site_id, "funnel_id": f"{site_id}-{plan['funnel_id']}"})
-        for plan in definitions
+        for plan in definitions + shipped
     ]
 
 

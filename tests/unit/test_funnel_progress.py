@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -217,6 +218,14 @@ def test_the_sql_counts_only_the_events_after_each_person_s_latest_exclusion() -
     assert "WHERE (event_name = 'refund_requested')\n       OR (event_name = 'page_view' AND position(url, " in sql
     assert "(excluded_at IS NULL OR event_time > excluded_at)" in sql
     assert "excluded_at" not in furthest_steps_sql(read_funnel_definition(CHECKOUT))
+
+
+def test_the_analyst_guide_shows_the_sql_the_cli_prints_for_its_example() -> None:
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "analysts.md").read_text()
+    start = guide.index("funnel_id: checkout")
+    example = read_funnel_definition(guide[start : guide.index("```", start)])
+    assert example.exclusions
+    assert furthest_steps_sql(example) + ";" in guide
 
 
 NAMES = ["a", "b", "c", "x", "y", "z"]  # (y and z match no step)
