@@ -42,7 +42,17 @@ from schemas.events import Event, HitSource
 from schemas.funnels import FunnelDefinition
 from schemas.journeys import default_journey
 from schemas.segments import SegmentChange, SegmentDefinition
-from schemas.topics import EVENTS, STREAM_APP_ID, events_partition, segment_topic
+from schemas.topics import (
+    CUSTOMER_PROFILES,
+    EMAIL_DELIVERIES,
+    EVENTS,
+    FUNNEL_TRANSITIONS,
+    PERSON_STATE_CHANGELOG,
+    SEGMENT_CHANGES,
+    STREAM_APP_ID,
+    events_partition,
+    segment_topic,
+)
 from stack.ephemeral import settings_on_free_ports
 from stack.supervisor import LocalStack
 from stream_processors.decoded_states import DecodedStates
@@ -155,12 +165,17 @@ async def preload(bootstrap: str, events: Sequence[Event]) -> None:
 class WorkerRun:
     events_per_second: float
     cpu_us_per_event: float  # the worker's CPU (user + system), less sensitive than time to a shared machine
+    records_per_event: dict[str, float]  # by topic the per-person agent writes, over the pre-loaded events
+
+
+OUTPUT_TOPICS = (FUNNEL_TRANSITIONS, CUSTOMER_PROFILES, EMAIL_DELIVERIES, SEGMENT_CHANGES, PERSON_STATE_CHANGELOG)
 
 
 async def time_worker(bootstrap: str, count: int, stack: LocalStack, profile: str | None) -> WorkerRun:
     """Events/s and CPU per event of the per-person agent, from its first commit to the end of the pre-loaded
     events (its start-up excluded)."""
     async with Offsets(bootstrap) as offsets:
+        before = {topic.name: await offsets.end(topic) for topic in OUTPUT_TOPICS}
         await asyncio.to_thread(stack.start_part, "stream")
         worker = part_pid(stack, "stream")
         profiler = None
@@ -179,7 +194,10 @@ async def time_worker(bootstrap: str, count: int, stack: LocalStack, profile: st
                 if committed >= count:
                     done = committed - first_committed
                     cpu = group_cpu_seconds(worker) - first_cpu
-                    return WorkerRun(done / (now - first), cpu / done * 1e6)
+                    await asyncio.sleep(1)  # (the records of the last events, and the changelog after them)
+                    written = {topic.name: await offsets.end(topic) - before[topic.name] for topic in OUTPUT_TOPICS}
+                    per_event = {name: records / count for name, records in written.items()}
+                    return WorkerRun(done / (now - first), cpu / done * 1e6, per_event)
                 await asyncio.sleep(0.05)
         finally:
             if profiler is not None:
@@ -302,6 +320,8 @@ def main() -> None:
     print(f"| stream worker, per-person agent, one worker | {rate:,.0f} events/s "
           f"({rate / baseline:.2f} of the baseline; goal {GOAL_EVENTS_PER_SECOND:,}) |")  # fmt: skip
     print(f"| worker CPU per event (user + system, from its first commit) | {run.cpu_us_per_event:.0f} µs |")
+    written = ", ".join(f"{name} {share:.2f}" for name, share in run.records_per_event.items())
+    print(f"| records written per event | {sum(run.records_per_event.values()):.2f}: {written} |")
     for label, values, goal in (
         ("segment entry after its event: p50 / p95 / max", measured.latencies, GOAL_ENTRY_P95_SECONDS),
         ("time-driven entry after it was due: p50 / p95 / max", measured.timer_lateness, GOAL_TIMER_SECONDS),

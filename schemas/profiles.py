@@ -134,6 +134,7 @@ class CustomerProfile(BaseModel):
     monetary_score: int  # 1-5, 0 without purchases
     rfm_recency_days: tuple[int, int, int, int]  # the site's recency bounds when the row was made
     journey_stage: str  # the customer-journey stage's name ('' before the first stage)
+    segments: tuple[str, ...] = ()  # the ids of the live segments the person is in now, sorted
     updated_at: datetime  # the stream worker's clock when this version was made
 
     def partition_key(self) -> bytes:

@@ -53,7 +53,7 @@ from stream_processors.journeys.journey_progress import CompiledJourney, compile
 from stream_processors.people.person_state import PersonState, decode_person_state, encode_person_state
 from stream_processors.people.track_person import PersonRules, track_person
 from stream_processors.profiles.idle_profiles import IdleProfiles
-from stream_processors.profiles.track_profile import HOUR_MS, ProfileRules
+from stream_processors.profiles.track_profile import HOUR_MS, ProfileRules, profile_in_segments
 from stream_processors.record_producer import send_bytes, send_model
 from stream_processors.segments.segment_rules import CompiledSegment, compile_segment
 from stream_processors.segments.segment_timers import SegmentTimers
@@ -292,6 +292,14 @@ async def evaluate_due_segments() -> None:
         if segments != state.segments:
             new_state = replace(state, segments=segments)
             deliveries = await _send_segment_changes(key, changes)
+            if state.profile is not None:  # (its profile shows the segments the person is in)
+                profile, version = profile_in_segments(
+                    state.profile, segments.member_of, site_id, person_id, rules.profiles.rfm, now
+                )
+                new_state = replace(new_state, profile=profile)
+                if version is not None:
+                    PROFILE_VERSIONS.inc()
+                    deliveries.append(await send_model(CUSTOMER_PROFILES.name, key, version))
             _set_state(partition, key, new_state, deliveries)
             state = new_state
         _schedule(key, partition, state, site_id, now)

@@ -62,11 +62,12 @@ def track_person(
         )
         transitions += (journey_transition,) if journey_transition is not None else ()
     email, deliveries = track_email(state.email, event, rules.email, now)
-    stream_time_ms = max(stream_time_ms, milliseconds(event.received_at))
-    profile, profile_version = track_profile(
-        state.profile, event, rules.profiles, stream_time_ms, partition, now, _stage_name(journey, rules.journey)
-    )
     segments, segment_changes = track_segments(state.segments, event, rules.segments, now, rules.max_segment_times)
+    stream_time_ms = max(stream_time_ms, milliseconds(event.received_at))
+    stage = _stage_name(journey, rules.journey)
+    profile, profile_version = track_profile(
+        state.profile, event, rules.profiles, stream_time_ms, partition, now, stage, segments.member_of
+    )
     changed = (
         funnels is not state.funnels
         or email is not state.email

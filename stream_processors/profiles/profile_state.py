@@ -64,6 +64,7 @@ class ProfileState:
     recent_ids: dict[str, int] = field(default_factory=dict)  # counted event id -> stream time when seen
     recent_sessions: dict[str, int] = field(default_factory=dict)  # session id -> stream time when last seen
     journey_stage: str = ""  # the customer-journey stage's name ('' before the first stage)
+    segments: tuple[str, ...] = ()  # the live segments the person is in, by id, sorted
 
     @property
     def swept(self) -> bool:
@@ -96,6 +97,7 @@ def encode_profile(state: ProfileState) -> list[Any]:
         [counts.page_views, counts.emails_sent, counts.email_opens, counts.email_clicks, counts.chat_events,
          counts.chat_conversations, counts.purchases, str(counts.revenue)],
         state.first_purchase_ms, state.last_purchase_ms, state.recent_ids, state.recent_sessions, state.journey_stage,
+        list(state.segments),
     ]  # fmt: skip
 
 
@@ -116,8 +118,8 @@ def decode_profile(document: list[Any]) -> ProfileState:
         last_purchase_ms,
         recent_ids,
         recent_sessions,
-        *journey,
-    ) = document  # fmt: skip  (states written before the journey stage have none)
+        *later,
+    ) = document  # fmt: skip  (states written before the journey stage, or the segments, have none)
     if version_format != _FORMAT:
         raise ValueError(f"profile state format {version_format} is not {_FORMAT}")
     page_views, emails_sent, email_opens, email_clicks, chat_events, chat_conversations, purchases, revenue = counts
@@ -128,5 +130,6 @@ def decode_profile(document: list[Any]) -> ProfileState:
             page_views, emails_sent, email_opens, email_clicks, chat_events, chat_conversations, purchases,
             Decimal(revenue),
         ),
-        first_purchase_ms, last_purchase_ms, recent_ids, recent_sessions, journey[0] if journey else "",
+        first_purchase_ms, last_purchase_ms, recent_ids, recent_sessions, later[0] if later else "",
+        tuple(later[1]) if len(later) > 1 else (),
     )  # fmt: skip

@@ -44,10 +44,11 @@ def track_profile(
     partition: int,
     now: datetime,
     journey_stage: str = "",
+    segments: tuple[str, ...] = (),
 ) -> tuple[ProfileState | None, CustomerProfile | None]:
     """The state with ``event`` counted (the same object if nothing changed), and the new profile version if a
-    figure changed. ``stream_time_ms``: the highest receipt time seen on the event's partition; ``journey_stage``:
-    the person's customer-journey stage with the event counted (``journeys/``)."""
+    figure changed. ``stream_time_ms``: the highest receipt time seen on the event's partition; ``journey_stage``
+    and ``segments``: the person's customer-journey stage and live segments with the event counted."""
     if not counts_for_person(event):
         return state, None
     before = state if state is not None else ProfileState(partition, stream_time_ms)
@@ -55,7 +56,7 @@ def track_profile(
     key = event.event_id.hex
     forget_before = stream_time_ms - rules.dedup_ms
     if added is not None and before.recent_ids.get(key, forget_before - 1) >= forget_before:
-        if journey_stage == before.journey_stage:
+        if journey_stage == before.journey_stage and segments == before.segments:
             return state, None  # a re-delivered event
         added = None  # (counted already; only the journey moved, as under a new journey definition)
     recent_ids = _recent(before.recent_ids, forget_before, rules.max_recent)
@@ -84,11 +85,23 @@ def track_profile(
         recent_ids=recent_ids,
         recent_sessions=recent_sessions,
         journey_stage=journey_stage,
+        segments=segments,
     )
     if state is not None and _figures(after) == _figures(state):
         return after, None
     after = replace(after, version=before.version + 1)
     return after, profile_of(event.site_id, event.person_id, after, rules.rfm, now)
+
+
+def profile_in_segments(
+    state: ProfileState, segments: tuple[str, ...], site_id: str, person_id: str, rfm: RfmThresholds, now: datetime
+) -> tuple[ProfileState, CustomerProfile | None]:
+    """The profile with the person's live segments as they are now, when time alone changed them (a segment's
+    timer, not an event): a new version if they differ."""
+    if segments == state.segments:
+        return state, None
+    after = replace(state, segments=segments, version=state.version + 1)
+    return after, profile_of(site_id, person_id, after, rfm, now)
 
 
 def sweep_profile(state: ProfileState) -> ProfileState:
@@ -129,6 +142,7 @@ def profile_of(site_id: str, person_id: str, state: ProfileState, rfm: RfmThresh
         monetary_score=rfm.monetary_score(counts.purchases, counts.revenue),
         rfm_recency_days=rfm.recency_days,
         journey_stage=state.journey_stage,
+        segments=state.segments,
         updated_at=now,
     )
 
@@ -198,7 +212,7 @@ def _figures(state: ProfileState) -> tuple[object, ...]:
     """What a profile row shows (everything but the bookkeeping)."""
     return (
         state.user_id, state.first_ms, state.last_ms, state.acquisition, state.anonymous_ids, state.sessions,
-        state.counts, state.first_purchase_ms, state.last_purchase_ms, state.journey_stage,
+        state.counts, state.first_purchase_ms, state.last_purchase_ms, state.journey_stage, state.segments,
     )  # fmt: skip
 
 

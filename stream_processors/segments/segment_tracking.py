@@ -42,6 +42,11 @@ class PersonSegments:
     def empty(self) -> bool:
         return self.last_seen_ms is None and not self.memberships
 
+    @property
+    def member_of(self) -> tuple[str, ...]:
+        """The ids of the segments the person is in, sorted (as their customer profile shows them)."""
+        return tuple(sorted(segment_id for segment_id, membership in self.memberships.items() if membership.member))
+
     def evidence(self) -> Evidence:
         return Evidence(
             times={key: tuple(ms for ms, _ in kept) for key, kept in self.times.items()},

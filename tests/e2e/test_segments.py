@@ -96,6 +96,23 @@ def test_segments_in_the_stream_equal_their_sql_and_the_topics_agree(
             ], f"{person}: every exit follows an entry, nobody enters twice"
             assert (ordered[-1].change is Change.ENTERED) == (person in members.in_stream), person
 
+    # Each person's customer profile names the segments they are in, as the memberships say.
+    def memberships_by_profile() -> dict[str, set[str]]:
+        rows = clickhouse.query(
+            "SELECT person_id, segments FROM beacon.customer_profiles FINAL WHERE site_id = {s:String}",
+            parameters={"s": site.site_id},
+        ).result_rows
+        return {person: set(ids) for person, ids in rows if ids}
+
+    def memberships_by_segment() -> dict[str, set[str]]:
+        by_person: dict[str, set[str]] = defaultdict(set)
+        for segment in segments:
+            for person in members_now(clickhouse, segment).in_stream:
+                by_person[person].add(segment.segment_id)
+        return dict(by_person)
+
+    wait_until(lambda: memberships_by_profile() == memberships_by_segment(), what="profiles naming their segments")
+
     # A marketing tool's side: the example consumer acts once on each entry and exit of a segment's topic.
     consumer = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "segment_consumer.py"), segments[1].segment_id,

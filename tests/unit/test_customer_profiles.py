@@ -17,13 +17,22 @@ from runtime.definitions import DefinitionFolder
 from schemas.events import NO_SESSION, Channel, Event, HitSource
 from schemas.journeys import default_journey
 from schemas.profiles import CustomerProfile, RfmThresholds, average_order_value, revenue_of, rfm_segment
+from schemas.segments import read_segment_definition
 from stream_processors.funnels.funnel_progress import FunnelProgress
 from stream_processors.journeys.journey_progress import compile_journey
 from stream_processors.people.person_state import PersonState, decode_person_state, encode_person_state
 from stream_processors.people.track_person import PersonRules, track_person
 from stream_processors.profiles.idle_profiles import IdleProfiles
 from stream_processors.profiles.profile_state import ProfileState
-from stream_processors.profiles.track_profile import HOUR_MS, ProfileRules, sweep_profile, track_profile
+from stream_processors.profiles.track_profile import (
+    HOUR_MS,
+    ProfileRules,
+    profile_in_segments,
+    sweep_profile,
+    track_profile,
+)
+from stream_processors.segments.segment_rules import compile_segment
+from stream_processors.segments.segment_tracking import evaluate_segments
 from stream_processors.visitors.track_event import milliseconds
 
 JOURNEY = compile_journey(default_journey("shop"))
@@ -293,3 +302,38 @@ def test_the_profile_names_the_customer_journey_stage_and_a_new_stage_is_a_new_v
     _, versions = _run([visit, order, cart, _event(9, "Order Completed", session=SESSIONS[0])], rules)
     assert [profile.journey_stage for profile in versions] == ["Awareness", "Purchase", "Loyalty"]
     assert versions[-1].purchases == 1, "an order without revenue is no purchase, but the journey counts it"
+
+
+def test_the_profile_names_the_live_segments_the_person_is_in_whether_an_event_or_time_changed_them() -> None:
+    abandoned = read_segment_definition(
+        "segment_id: abandoned\nsite_id: shop\nrules:\n  - did: {event: add_to_cart}\n"
+        "    then_not: {event: purchase}\n    within: 30m\n"
+    )
+    viewer = read_segment_definition("segment_id: viewer\nsite_id: shop\nrules:\n  - count: {event: page_view}\n")
+    rules = PersonRules(segments=(compile_segment(abandoned), compile_segment(viewer)))
+    entered = track_person(PersonState(), _event(0, "page_view"), rules, START)
+    assert entered.profile is not None
+    assert entered.profile.segments == ("viewer",), "an event that makes the person enter: in its version"
+    cart = track_person(entered.state, _event(1, "add_to_cart"), rules, START + timedelta(minutes=1))
+    assert cart.profile is not None
+    assert cart.profile.segments == ("viewer",)
+
+    # Time alone: 30 minutes later the cart is abandoned, as the agent's timer finds.
+    later = START + timedelta(minutes=40)
+    profile_state = cart.state.profile
+    assert profile_state is not None
+    segments, _ = evaluate_segments(cart.state.segments, rules.segments, later, "shop", "u-1")
+    profile_state, version = profile_in_segments(
+        profile_state, segments.member_of, "shop", "u-1", RfmThresholds(), later
+    )
+    assert version is not None
+    assert version.segments == ("abandoned", "viewer")
+    assert version.version == cart.profile.version + 1
+    assert profile_in_segments(profile_state, segments.member_of, "shop", "u-1", RfmThresholds(), later)[1] is None
+    state = PersonState(segments=segments, profile=profile_state)
+    assert decode_person_state(encode_person_state(state)) == state
+
+    late_purchase = _event(20, "purchase", revenue="10")  # within the 30 minutes, delivered late
+    bought = track_person(state, late_purchase, rules, START + timedelta(minutes=41))
+    assert bought.profile is not None
+    assert bought.profile.segments == ("viewer",), "left by an event: in its version"
