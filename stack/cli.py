@@ -33,6 +33,8 @@ from schemas.sessions import SessionRules
 from schemas.traffic import TrafficSettings
 from schemas.validation import first_problem
 from stack.chromium import ChromiumError, ensure_chromium
+from stack.dashboard_build import ensure_dashboard_built
+from stack.dashboard_tokens import dashboard_token
 from stack.dead_letter_admin import DeadLetterFilter, replay, summarize
 from stack.demo_site import DEMO_DOMAINS, DemoSite
 from stack.email_keys import email_signing_keys
@@ -91,7 +93,8 @@ def _progress(title: str) -> Iterator[None]:
 def up(
     detach: Annotated[bool, typer.Option("--detach", "-d", help="Return once every part is healthy.")] = False,
 ) -> None:
-    """Start the whole stack: Kafka, warehouse, topics, migrations, writer, stream worker, collector."""
+    """Start the whole stack: Kafka, warehouse, topics, migrations, writer, webhook sender, dashboard, stream worker,
+    collector."""
     settings = _settings()
     stack = LocalStack(settings, workdir=ROOT, step=_progress)
     stopping = False
@@ -137,6 +140,7 @@ def _print_summary(settings: StackSettings, stack: LocalStack) -> None:
     table.add_row("Collector", settings.collector_url)
     table.add_row("Website tracker", f"{settings.collector_url}/beacon.js")
     table.add_row("Demo shop", f"{settings.collector_url}/demo")
+    table.add_row("Dashboard", f"{settings.dashboard_url} (link with its token below)")
     table.add_row("ClickHouse HTTP", settings.clickhouse_address)
     table.add_row("Kafka bootstrap", settings.kafka_address)
     table.add_row("Demo site id", site.site_id)
@@ -145,6 +149,8 @@ def _print_summary(settings: StackSettings, stack: LocalStack) -> None:
     for note in stack.notes:
         table.add_row("", f"[dim]{note}[/dim]")
     console.print(table)
+    # On a line of its own, never wrapped nor cut, to be clicked or copied whole.
+    console.print(f"Dashboard: {settings.dashboard_url}?token={dashboard_token(settings.home)}", soft_wrap=True)
     console.print(
         f"Try: open {settings.collector_url}/demo and click around, or\n"
         f"     curl '{settings.collector_url}/p.gif?site={site.site_id}&url=https://example.com/'\n"
@@ -656,9 +662,11 @@ def demo_traffic(
 def test(context: typer.Context) -> None:
     """Run the whole test suite (unit, integration, end-to-end); extra arguments go to pytest.
 
-    First installs what the tracker's tests need when it is missing: its npm tooling and build, and Chromium."""
+    First installs what the browser tests need when it is missing: the tracker's and the dashboard's npm tooling and
+    builds, and Chromium."""
     try:
         ensure_tracker_built(step=_progress)
+        ensure_dashboard_built(step=_progress)
     except TrackerBuildError as error:
         errors.print(f"[red]{error}[/red]")
         raise typer.Exit(1) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
+from stack.dashboard_tokens import dashboard_token
 from stack.demo_site import DEMO_SITE_ID
 from stack.email_keys import email_signing_keys
 from stack.health import HttpProbe, Probe, TcpProbe
@@ -91,6 +92,20 @@ def applications(settings: StackSettings) -> list[Component]:
                 "BEACON_WEBHOOK_PORT": str(settings.webhook_port),
                 "BEACON_DEFINITIONS_DIR": str(settings.definitions_dir.resolve()),
                 "BEACON_WEBHOOK_SIGNING_KEYS": webhook_signing_keys(settings.home),
+            },
+        ),
+        Component(
+            name="dashboard",
+            title="Dashboard",
+            command=[python, "-m", "dashboard"],
+            probe=HttpProbe(f"http://{settings.host}:{settings.dashboard_port}/health"),
+            address=settings.dashboard_url,
+            environment={
+                **connections,  # (it reads ClickHouse only)
+                "BEACON_DASHBOARD_HOST": settings.host,
+                "BEACON_DASHBOARD_PORT": str(settings.dashboard_port),
+                "BEACON_DEFINITIONS_DIR": str(settings.definitions_dir.resolve()),
+                "BEACON_DASHBOARD_TOKEN": dashboard_token(settings.home),
             },
         ),
         Component(

@@ -28,6 +28,7 @@ def settings_on_free_ports(home: Path, **overrides: object) -> StackSettings:
         "stream_web_port": free_port(),
         "writer_port": free_port(),
         "webhook_port": free_port(),
+        "dashboard_port": free_port(),
     }
     return StackSettings.model_validate({"home": home, "definitions_dir": home / "config", **ports, **overrides})
 

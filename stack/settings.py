@@ -22,6 +22,7 @@ class StackSettings(BeaconSettings):
     stream_web_port: int = Field(default=6066, ge=1, le=65535)
     writer_port: int = Field(default=6067, ge=1, le=65535)
     webhook_port: int = Field(default=6068, ge=1, le=65535)  # the segment webhook sender's health and metrics
+    dashboard_port: int = Field(default=6069, ge=1, le=65535)  # the dashboard (/dashboard), its health and metrics
     kafka_bootstrap: str | None = None
     clickhouse_url: str | None = None
     startup_timeout_seconds: float = Field(default=90, gt=0)
@@ -46,6 +47,10 @@ class StackSettings(BeaconSettings):
     @property
     def collector_url(self) -> str:
         return f"http://{self.host}:{self.collector_port}"
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://{self.host}:{self.dashboard_port}/dashboard"
 
     @property
     def run_dir(self) -> Path:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stack.components import Component, applications, embedded_services
+from stack.dashboard_build import ensure_dashboard_built
 from stack.demo_site import DemoSite, demo_domains, ensure_demo_site
 from stack.processes import ProcessRecord, StateFile, kill_process, start_process, stop_process
 from stack.provision import provision_topics, provision_warehouse
@@ -89,9 +90,10 @@ class LocalStack:
         return records
 
     def _build_tracker(self) -> None:
-        """The collector serves the website tracker: build it first when missing or stale."""
+        """The collector serves the website tracker, the dashboard its page: build both first when missing or stale."""
         try:
             ensure_tracker_built(step=self._step)
+            ensure_dashboard_built(step=self._step)
         except TrackerBuildError as error:
             raise StackError(str(error)) from None
 

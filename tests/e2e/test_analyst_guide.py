@@ -1,6 +1,7 @@
 """Every query in the analyst guide (docs/analysts.md) runs against a stack that received generated traffic, so the
 guide cannot rot: each statement of each ```sql block, on the generated site (its id in place of the guide's
-``'demo'``), must run, and return rows unless a comment in it says ``(may be empty)``. Queries added to the guide
+``'demo'``, and its id, the last 30 days and the default journey's stages for the parameters of the dashboard's
+queries), must run, and return rows unless a comment in it says ``(may be empty)``. Queries added to the guide
 later are picked up by themselves; the funnels they name are installed for the site before the traffic."""
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def test_the_guide_query_runs_on_generated_traffic(
     deadline = time.monotonic() + SETTLE_SECONDS
     while True:
         try:
-            rows = clickhouse.query(query.on_site(generated_site.site_id)).result_rows
+            sql, site_id = query.on_site(generated_site.site_id), generated_site.site_id
+            rows = clickhouse.query(sql, parameters=query.parameters(site_id)).result_rows
         except ClickHouseError as error:
             pytest.fail(f"docs/analysts.md line {query.line}: {error}\n{query.sql}")
         if rows or query.may_be_empty or time.monotonic() > deadline:

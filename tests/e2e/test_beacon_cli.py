@@ -27,6 +27,7 @@ def cli_environment(tmp_path: Path) -> Iterator[dict[str, str]]:
         "BEACON_STREAM_WEB_PORT": str(free_port()),
         "BEACON_WRITER_PORT": str(free_port()),
         "BEACON_WEBHOOK_PORT": str(free_port()),
+        "BEACON_DASHBOARD_PORT": str(free_port()),
         "COLUMNS": "200",
     }
     yield environment
@@ -56,8 +57,11 @@ def processes_under(home: str) -> list[str]:
 def test_up_hit_sql_down_up_keeps_data(cli_environment: dict[str, str]) -> None:
     started = beacon(cli_environment, "up", "--detach")
     assert started.returncode == 0, started.stdout + started.stderr
-    for expected in ("Collector", "ClickHouse HTTP", "Kafka bootstrap", "Demo site id", "Demo write key"):
+    for expected in ("Collector", "ClickHouse HTTP", "Kafka bootstrap", "Demo site id", "Demo write key", "Dashboard"):
         assert expected in started.stdout
+    token = (Path(cli_environment["BEACON_HOME"]) / "dashboard_token").read_text().strip()
+    dashboard = f"http://127.0.0.1:{cli_environment['BEACON_DASHBOARD_PORT']}/dashboard"
+    assert f"Dashboard: {dashboard}?token={token}\n" in started.stdout
     site = json.loads((Path(cli_environment["BEACON_HOME"]) / "demo_site.json").read_text())
     assert site["write_key"] in started.stdout
 
@@ -67,7 +71,8 @@ def test_up_hit_sql_down_up_keeps_data(cli_environment: dict[str, str]) -> None:
 
     status = beacon(cli_environment, "status")
     assert status.returncode == 0, status.stdout
-    assert status.stdout.count("healthy") == 6  # broker, warehouse, writer, webhook sender, stream worker, collector
+    # broker, warehouse, writer, webhook sender, dashboard, stream worker, collector
+    assert status.stdout.count("healthy") == 7
 
     collector = f"http://127.0.0.1:{cli_environment['BEACON_COLLECTOR_PORT']}"
     response = httpx.get(f"{collector}/p.gif", params={"site": site["site_id"], "url": "https://example.com/cli"})

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+from dashboard.queries import DashboardFilter, DashboardQuery
 from schemas.funnels import FunnelDefinition, read_funnel_definition
-from schemas.journeys import JOURNEY_FUNNEL_ID
+from schemas.journeys import JOURNEY_FUNNEL_ID, default_journey
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "analysts.md"
@@ -32,6 +35,13 @@ class GuideQuery:
     def on_site(self, site_id: str) -> str:
         """The statement with the test's site in place of the guide's (only the quoted literal ``'demo'``)."""
         return self.sql.replace(f"'{GUIDE_SITE}'", f"'{site_id}'")
+
+    def parameters(self, site_id: str) -> dict[str, Any]:
+        """Values for the parameters it takes (the dashboard's queries): the test's site, the last 30 days, and the
+        default journey's stages."""
+        today = datetime.now(UTC).date()
+        chosen = DashboardFilter(site_id, today - timedelta(days=29), today, default_journey(site_id)).values()
+        return {name: chosen[name] for name in DashboardQuery("", "", self.sql).parameters}
 
 
 def guide_queries(guide: Path = GUIDE) -> list[GuideQuery]:

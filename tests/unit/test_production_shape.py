@@ -12,12 +12,13 @@ import pytest
 import yaml
 
 from collector.settings import CollectorSettings
+from dashboard.settings import DashboardSettings
 from destinations.settings import SegmentWebhookSettings
 from stack.provision import ProvisionSettings
 from stream_processors.settings import StreamWorkerSettings, WarehouseWriterSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-BEACON_SERVICES = ("provision", "collector", "stream-worker", "warehouse-writer", "segment-webhooks")
+BEACON_SERVICES = ("provision", "collector", "stream-worker", "warehouse-writer", "segment-webhooks", "dashboard")
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,7 @@ def test_beacon_services_run_real_modules_and_wait_for_provisioning(compose: dic
         assert importlib.util.find_spec(command[2]) is not None, f"{name}: no module {command[2]}"
     assert services["provision"]["depends_on"]["kafka"]["condition"] == "service_healthy"
     assert services["provision"]["depends_on"]["clickhouse"]["condition"] == "service_healthy"
-    for name in ("collector", "stream-worker", "warehouse-writer", "segment-webhooks"):
+    for name in ("collector", "stream-worker", "warehouse-writer", "segment-webhooks", "dashboard"):
         assert services[name]["depends_on"]["provision"]["condition"] == "service_completed_successfully"
 
 
@@ -61,6 +62,7 @@ def test_only_settings_differ_from_the_embedded_stack(compose: dict[str, Any]) -
             WarehouseWriterSettings,
             ProvisionSettings,
             SegmentWebhookSettings,
+            DashboardSettings,
         )
         for field in settings.model_fields
     }
