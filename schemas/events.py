@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Annotated
 from uuid import UUID
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 MAX_MESSAGE_BYTES = 32 * 1024  # one JSON message, whichever API it came through
 MAX_BATCH_BYTES = 500 * 1024  # one JSON request body
 
 
 NO_SESSION = UUID(int=0)  # the session id of events in no session (email events, too-late events)
+
+
+def _in_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+# A moment of Beacon's own records: always aware. One without a zone is UTC, as ClickHouse's DateTime64(3, 'UTC')
+# columns read by clickhouse-connect (an event replayed from the warehouse) and Beacon's own JSON mean it.
+UtcDatetime = Annotated[datetime, AfterValidator(_in_utc)]
 
 
 class HitSource(StrEnum):
@@ -123,8 +133,8 @@ class Event(BaseModel):
     event_id: UUID
     site_id: str = Field(min_length=1)
     event_name: str = Field(min_length=1)
-    event_time: datetime
-    received_at: datetime
+    event_time: UtcDatetime
+    received_at: UtcDatetime
     anonymous_id: str
     user_id: str
     url: str

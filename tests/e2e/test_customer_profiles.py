@@ -82,9 +82,7 @@ def test_profiles_in_the_stream_equal_sql_over_the_events(beacon_stack: StackSet
         " AND if(user_id != '', user_id, visitor_id) IN {p:Array(String)} ORDER BY event_time",
         parameters={"s": site.site_id, "p": people},
     )
-    repeated = [
-        Event.model_validate(_in_utc(dict(zip(again.column_names, row, strict=True)))) for row in again.result_rows
-    ]
+    repeated = [Event.model_validate(dict(zip(again.column_names, row, strict=True))) for row in again.result_rows]
     new_views = [
         next(event for event in repeated if event.person_id == person and event.event_name == "page_view")
         for person in people
@@ -108,11 +106,6 @@ def profile_versions(stack: StackSettings, site_id: str) -> set[tuple[str, int]]
         CustomerProfile.model_validate_json(value) for value in topic_values(stack.kafka_address, CUSTOMER_PROFILES)
     )
     return {(profile.person_id, profile.version) for profile in profiles if profile.site_id == site_id}
-
-
-def _in_utc(row: dict[str, object]) -> dict[str, object]:
-    """clickhouse-connect reads DateTime64(3, 'UTC') as naive datetimes: the stream's events are aware."""
-    return {name: value.replace(tzinfo=UTC) if isinstance(value, datetime) else value for name, value in row.items()}
 
 
 def now_ms() -> datetime:

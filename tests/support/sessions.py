@@ -28,9 +28,7 @@ def stored_events(clickhouse: Client, site_id: str) -> list[Event]:
     )
     events = []
     for row in result.result_rows:
-        fields = dict(zip(columns, row, strict=True))
-        for name in ("event_time", "received_at"):  # DateTime64(3, 'UTC') comes back naive
-            fields[name] = fields[name].replace(tzinfo=UTC)
+        fields = dict(zip(columns, row, strict=True))  # (DateTime64(3, 'UTC') comes back naive: Event reads UTC)
         events.append(Event.model_validate({**fields, "ip": ""}))
     return events
 
