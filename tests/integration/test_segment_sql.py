@@ -16,6 +16,7 @@ from schemas.warehouse_rows import EVENTS_TABLE
 from stream_processors.segments.segment_rules import compile_segment
 from stream_processors.segments.segment_sql import segment_members_sql
 from stream_processors.segments.segment_tracking import PersonSegments, evaluate_segments, track_segments
+from tests.support.deliveries import delivered_out_of_order
 
 AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SEGMENTS = [
@@ -55,8 +56,7 @@ def test_the_stream_membership_equals_the_sql_at_the_same_moment(clickhouse: Cli
     for person_number in range(120):
         person = f"p-{person_number}"
         events = _events(rng, site_id, person)
-        delivered = events + rng.sample(events, k=min(2, len(events)))  # some twice
-        rng.shuffle(delivered)
+        delivered = delivered_out_of_order(rng, events)
         state = PersonSegments()
         for event in delivered:  # as the stream would, each on its arrival, then at AT
             state, _ = track_segments(state, event, [segment], event.received_at, 1000)
