@@ -1,4 +1,5 @@
-"""docker-compose.yml and the Dockerfile describe the same system as `./beacon up`, with real servers."""
+"""docker-compose.yml, the Dockerfile and deploy/kubernetes/ describe the same system as `./beacon up`, with real
+servers."""
 
 from __future__ import annotations
 
@@ -16,15 +17,33 @@ from dashboard.settings import DashboardSettings
 from destinations.settings import SegmentWebhookSettings
 from stack.provision import ProvisionSettings
 from stream_processors.settings import StreamWorkerSettings, WarehouseWriterSettings
+from tests.support.kustomize import pod_spec_of, render
 
 ROOT = Path(__file__).resolve().parents[2]
 BEACON_SERVICES = ("provision", "collector", "stream-worker", "warehouse-writer", "segment-webhooks", "dashboard")
+KUBERNETES_PRODUCTION = ROOT / "deploy" / "kubernetes" / "overlays" / "production"
+# Set in Kubernetes only: a StatefulSet's pod name is the worker's stable group membership id there; in compose the
+# default (container hostname and port) is already unique per container, also with `--scale stream-worker=N`.
+KUBERNETES_ONLY = {"stream-worker": {"BEACON_STREAM_INSTANCE_ID"}}
+# Differ by design: the servers' addresses (operators' services in Kubernetes).
+CONNECTION_VARIABLES = {"BEACON_KAFKA_BOOTSTRAP", "BEACON_CLICKHOUSE_URL"}
 
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
     document: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     return document
+
+
+@pytest.fixture(scope="module")
+def kubernetes() -> dict[str, dict[str, Any]]:
+    """The container of each Beacon process in the production overlay, by compose service name."""
+    return {
+        resource["metadata"]["name"].removeprefix("beacon-"): pod_spec["containers"][0]
+        for resource in render(KUBERNETES_PRODUCTION)
+        for pod_spec in (pod_spec_of(resource),)
+        if pod_spec is not None
+    }
 
 
 def test_official_kafka_in_kraft_mode_and_clickhouse_server(compose: dict[str, Any]) -> None:
@@ -86,3 +105,31 @@ def test_the_image_contains_every_python_package_of_the_project() -> None:
     for pattern in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]:
         package = pattern.rstrip("*")
         assert f"COPY {package} ./{package}" in dockerfile, f"the image lacks {package}/"
+
+
+def test_kubernetes_runs_the_same_processes_as_compose(compose: dict[str, Any], kubernetes: dict[str, Any]) -> None:
+    assert set(kubernetes) == set(BEACON_SERVICES)
+    for name in BEACON_SERVICES:
+        assert kubernetes[name]["command"] == compose["services"][name]["command"], name
+
+
+def test_kubernetes_sets_the_same_variables_as_compose(compose: dict[str, Any], kubernetes: dict[str, Any]) -> None:
+    for name in BEACON_SERVICES:
+        in_compose = {k: v for k, v in compose["services"][name]["environment"].items() if k.startswith("BEACON_")}
+        in_kubernetes = {v["name"]: v for v in kubernetes[name]["env"] if v["name"].startswith("BEACON_")}
+        assert set(in_kubernetes) - KUBERNETES_ONLY.get(name, set()) == set(in_compose), name
+        for variable, value in in_compose.items():
+            if variable not in CONNECTION_VARIABLES and not str(value).startswith("${"):  # ${…}: secrets there
+                assert in_kubernetes[variable].get("value") == value, f"{name}: {variable}"
+
+
+def test_kubernetes_probes_what_compose_checks(compose: dict[str, Any], kubernetes: dict[str, Any]) -> None:
+    for name in BEACON_SERVICES:
+        if name == "provision":
+            continue
+        checked = re.search(r"http://localhost:(\d+)(/\w+)", " ".join(compose["services"][name]["healthcheck"]["test"]))
+        assert checked is not None, name
+        container = kubernetes[name]
+        probe = container["readinessProbe"]["httpGet"]
+        ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+        assert (ports.get(probe["port"], probe["port"]), probe["path"]) == (int(checked[1]), checked[2]), name
