@@ -25,7 +25,7 @@ class TopicReport:
 
 
 async def ensure_topics(
-    bootstrap: str, specs: Sequence[TopicSpec], *, connect_timeout_seconds: float = 30
+    bootstrap: str, specs: Sequence[TopicSpec], *, connect_timeout_seconds: float = 30, replication_factor: int = 1
 ) -> list[TopicReport]:
     """Create missing topics with their declared partitions and configs; grow partition counts that are short.
 
@@ -38,7 +38,7 @@ async def ensure_topics(
                 NewTopic(
                     spec.name,
                     num_partitions=spec.partitions,
-                    replication_factor=1,
+                    replication_factor=replication_factor,
                     topic_configs=spec.topic_configs(),
                 )
                 for spec in specs

@@ -24,6 +24,9 @@ class KafkaSettings(BeaconSettings):
     kafka_bootstrap: str = Field(
         default="127.0.0.1:19092", min_length=1, description="Kafka bootstrap servers, comma separated."
     )
+    # Replicas of each topic Beacon creates (provisioning, a segment's own topic): 1 for one broker, 3 on a cluster
+    # (deploy/kubernetes/), so that a topic made before the cluster's own topic definitions is as safe as they are.
+    kafka_replication_factor: int = Field(default=1, ge=1)
 
 
 class ClickHouseSettings(BeaconSettings):

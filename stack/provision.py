@@ -20,9 +20,9 @@ class ProvisionSettings(KafkaSettings, ClickHouseSettings):
     pass
 
 
-def provision_topics(kafka_bootstrap: str) -> list[TopicReport]:
+def provision_topics(kafka_bootstrap: str, replication_factor: int = 1) -> list[TopicReport]:
     """Every topic of ``schemas.topics`` exists with its declared partitions and configs."""
-    return asyncio.run(ensure_topics(kafka_bootstrap, ALL_TOPICS))
+    return asyncio.run(ensure_topics(kafka_bootstrap, ALL_TOPICS, replication_factor=replication_factor))
 
 
 def provision_warehouse(clickhouse_url: str) -> list[Migration]:
@@ -33,7 +33,7 @@ def provision_warehouse(clickhouse_url: str) -> list[Migration]:
 def main() -> None:
     settings = load_settings(ProvisionSettings)
     log = configure_logging("provision")
-    for report in provision_topics(settings.kafka_bootstrap):
+    for report in provision_topics(settings.kafka_bootstrap, settings.kafka_replication_factor):
         log.info("topic_ready", topic=report.name, partitions=report.partitions, created=report.created)
     applied = provision_warehouse(settings.clickhouse_url)
     log.info("migrations_applied", versions=[migration.version for migration in applied])

@@ -155,7 +155,11 @@ async def ensure_segment_topics() -> None:
         return
     wanted = _defined_segment_topics - _segment_topics_ready
     try:
-        await ensure_topics(settings.kafka_bootstrap, [segment_topic(name) for name in sorted(wanted)])
+        await ensure_topics(
+            settings.kafka_bootstrap,
+            [segment_topic(name) for name in sorted(wanted)],
+            replication_factor=settings.kafka_replication_factor,
+        )
     except Exception as error:  # the broker is away: the segments wait, and this is tried again
         log.warning("segment_topics_not_created", topics=sorted(wanted), error=str(error)[:300])
         return

@@ -198,9 +198,18 @@ def test_kafka_is_the_cluster_every_topic_and_pool_names(resources: list[Resourc
     assert kafka["spec"]["kafka"]["config"]["auto.create.topics.enable"] is False
     for resource in [pool, *(r for r in resources if r["kind"] == "KafkaTopic")]:
         assert resource["metadata"]["labels"]["strimzi.io/cluster"] == kafka["metadata"]["name"]
-    for topic in (r for r in resources if r["kind"] == "KafkaTopic"):
-        # acks=all succeeds with a broker down only if more replicas than min.insync.replicas exist
-        assert min_in_sync < topic["spec"]["replicas"] <= brokers, topic["metadata"]["name"]
+    replicas = {topic["spec"]["replicas"] for topic in resources if topic["kind"] == "KafkaTopic"}
+    # acks=all succeeds with a broker down only if more replicas than min.insync.replicas exist
+    assert len(replicas) == 1
+    assert min_in_sync < min(replicas) <= brokers
+    # What creates topics (provisioning, the worker for a segment's own topic) makes them like the topic operator:
+    # whichever comes first, the topic operator then finds a topic with the replicas it wants.
+    creators = {
+        workload["metadata"]["name"]: int(environment(container)["BEACON_KAFKA_REPLICATION_FACTOR"]["value"])
+        for workload, container in containers(resources)
+        if "BEACON_KAFKA_REPLICATION_FACTOR" in environment(container)
+    }
+    assert creators == {"beacon-provision": min(replicas), "beacon-stream-worker": min(replicas)}
 
 
 def test_processes_reach_kafka_and_clickhouse_by_the_services_the_operators_make(resources: list[Resource]) -> None:

@@ -25,8 +25,8 @@ KUBERNETES_PRODUCTION = ROOT / "deploy" / "kubernetes" / "overlays" / "productio
 # Set in Kubernetes only: a StatefulSet's pod name is the worker's stable group membership id there; in compose the
 # default (container hostname and port) is already unique per container, also with `--scale stream-worker=N`.
 KUBERNETES_ONLY = {"stream-worker": {"BEACON_STREAM_INSTANCE_ID"}}
-# Differ by design: the servers' addresses (operators' services in Kubernetes).
-CONNECTION_VARIABLES = {"BEACON_KAFKA_BOOTSTRAP", "BEACON_CLICKHOUSE_URL"}
+# Differ by design: the servers' addresses (operators' services in Kubernetes) and the brokers' number.
+CLUSTER_VARIABLES = {"BEACON_KAFKA_BOOTSTRAP", "BEACON_CLICKHOUSE_URL", "BEACON_KAFKA_REPLICATION_FACTOR"}
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +119,7 @@ def test_kubernetes_sets_the_same_variables_as_compose(compose: dict[str, Any], 
         in_kubernetes = {v["name"]: v for v in kubernetes[name]["env"] if v["name"].startswith("BEACON_")}
         assert set(in_kubernetes) - KUBERNETES_ONLY.get(name, set()) == set(in_compose), name
         for variable, value in in_compose.items():
-            if variable not in CONNECTION_VARIABLES and not str(value).startswith("${"):  # ${…}: secrets there
+            if variable not in CLUSTER_VARIABLES and not str(value).startswith("${"):  # ${…}: secrets there
                 assert in_kubernetes[variable].get("value") == value, f"{name}: {variable}"
 
 
