@@ -271,6 +271,7 @@ def test_collectors_are_stateless_scaled_by_cpu_and_probed(resources: list[Resou
     assert [metric["resource"]["name"] for metric in autoscaler["spec"]["metrics"]] == ["cpu"]
     service = one(resources, "Service", "beacon-collector")
     assert service["spec"]["selector"].items() <= collector["spec"]["template"]["metadata"]["labels"].items()
+    assert disruption_budget_selects(resources, collector)
 
 
 def test_stream_workers_keep_state_on_their_own_volumes_under_stable_ids(resources: list[Resource]) -> None:
@@ -288,6 +289,7 @@ def test_stream_workers_keep_state_on_their_own_volumes_under_stable_ids(resourc
     assert port == 6066
     assert probe(container, "readinessProbe") == probe(container, "livenessProbe") == ("/health", port)
     assert one(resources, "Service", workers["spec"]["serviceName"])["spec"]["clusterIP"] == "None"
+    assert disruption_budget_selects(resources, workers)
 
 
 def test_definitions_are_mounted_where_beacon_definitions_dir_points(resources: list[Resource]) -> None:
@@ -358,6 +360,13 @@ def pod(workload: Resource) -> dict[str, Any]:
     pod_spec = pod_spec_of(workload)
     assert pod_spec is not None, f"{workload['kind']} runs no pods"
     return pod_spec
+
+
+def disruption_budget_selects(resources: list[Resource], workload: Resource) -> bool:
+    budget = one(resources, "PodDisruptionBudget", workload["metadata"]["name"])
+    return bool(
+        budget["spec"]["selector"]["matchLabels"].items() <= workload["spec"]["template"]["metadata"]["labels"].items()
+    )
 
 
 def one_container(workload: Resource) -> dict[str, Any]:
