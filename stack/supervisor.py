@@ -135,7 +135,12 @@ class LocalStack:
         component = next(component for component in components if component.name == name)
         others = [record for record in self._state.load() if record.name != name]
         record = self._start_healthy(component, others)
-        self._state.save([*others, record], complete=True)
+        # Kept in start order, so that stopping (newest first) still stops the applications before the broker
+        # and the warehouse they flush to: a restarted broker stopped first left the stream worker and the
+        # writer each waiting out their 20 s stop timeout.
+        order = [component.name for component in components]
+        started = sorted([*others, record], key=lambda kept: order.index(kept.name) if kept.name in order else 0)
+        self._state.save(started, complete=True)
 
     def watch(self, poll_seconds: float = 1.0) -> ProcessRecord:
         """Block until a part dies; return its record (the caller decides what to do, usually stop all)."""
