@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from clickhouse_connect.driver.client import Client
+from playwright.sync_api import Browser, sync_playwright
 
 from schemas.email import EmailTokens
 from schemas.sessions import SessionRules
 from schemas.traffic import PlannedEvent, TrafficSettings
 from schemas.warehouse_rows import EVENTS_TABLE
+from stack.chromium import CHROMIUM
 from stack.email_keys import email_signing_keys
 from stack.settings import StackSettings
 from stack.traffic_plan import plan_traffic
@@ -23,6 +26,11 @@ from tests.support.sessions import Described, reference_of, stored_events, store
 from tests.support.sites import register_site
 
 pytestmark = pytest.mark.e2e
+
+CHROMIUM_ARGUMENTS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
 
 REWRITTEN_EVENTS = 200  # events of the generated site written to beacon.events a second time
 
@@ -83,3 +91,15 @@ def generated_site(beacon_stack: StackSettings, clickhouse: Client) -> Generated
         parameters={"s": site.site_id},
     )
     return GeneratedSite(site.site_id, planned, sessions)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, for a test module (the tracker's and the dashboard's browser tests)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"Chromium is missing at {CHROMIUM}: `./beacon test` installs it (apt-get install -y chromium)")
+    with sync_playwright() as playwright:
+        # launch() gives the browser a fresh temporary user-data directory of its own.
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGUMENTS)
+        yield launched
+        launched.close()

@@ -5,7 +5,6 @@ new hits come, and screenshots (desktop and phone width) are saved under test-ar
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,17 +12,15 @@ from typing import Any
 import httpx
 import pytest
 from clickhouse_connect.driver.client import Client
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from dashboard.queries import BY_NAME, DashboardFilter, run_query
 from schemas.journeys import default_journey
-from stack.chromium import CHROMIUM
 from stack.dashboard_tokens import dashboard_token
 from stack.settings import StackSettings
 from stream_processors.email.email_deliveries import EmailRules
 from stream_processors.email.email_sql import email_deliveries_sql
 from tests.e2e.conftest import GeneratedSite
-from tests.e2e.test_tracker_in_browser import CHROMIUM_ARGUMENTS
 from tests.support.funnels import assert_journey_equals_sql
 from tests.support.polling import wait_until
 
@@ -62,16 +59,6 @@ def site(generated_site: GeneratedSite, clickhouse: Client) -> str:
         timeout_seconds=60,
     )
     return site_id
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"Chromium is missing at {CHROMIUM}: `./beacon test` installs it (apt-get install -y chromium)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGUMENTS)
-        yield launched
-        launched.close()
 
 
 def table_texts(page: Page, query: str) -> list[list[str]]:

@@ -20,19 +20,14 @@ from typing import Any
 import httpx
 import pytest
 from clickhouse_connect.driver.client import Client
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Request, Route, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Request, Route
 
 from collector.tracker_script import IMMUTABLE
-from stack.chromium import CHROMIUM
 from stack.ephemeral import free_port
 from stack.settings import StackSettings
 from tests.support.polling import wait_until
 from tests.support.sites import register_site
 
-CHROMIUM_ARGUMENTS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 ROW_TIMEOUT_SECONDS = 30
 
 
@@ -71,17 +66,6 @@ def page_server() -> Iterator[PageServer]:
     yield server
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"Chromium is missing at {CHROMIUM}: `./beacon test` installs it (apt-get install -y chromium)")
-    with sync_playwright() as playwright:
-        # launch() gives the browser a fresh temporary user-data directory of its own.
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGUMENTS)
-        yield launched
-        launched.close()
 
 
 @dataclass
