@@ -180,18 +180,11 @@ def _summary(outcome: QueryOutcome) -> str:
 
 
 def main() -> None:
-    import uvicorn
+    from runtime.http_serving import serve
 
     settings = load_settings(WarehouseSettings)
     configure_logging("warehouse")
-    uvicorn.run(
-        create_app(settings),
-        host=settings.warehouse_host,
-        port=settings.warehouse_port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+    serve(create_app(settings), settings.warehouse_host, settings.warehouse_port)
 
 
 if __name__ == "__main__":
