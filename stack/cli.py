@@ -24,7 +24,7 @@ from rich.table import Table
 
 from runtime.clickhouse import connect_clickhouse
 from runtime.definitions import DefinitionFolder
-from runtime.settings import SettingsError, load_settings
+from runtime.settings import KafkaSettings, SettingsError, load_settings
 from schemas.email import EmailRecipientMessage, EmailTokens
 from schemas.event_matching import EventMatch
 from schemas.funnels import FunnelDefinition, InvalidFunnelError, funnel_yaml, load_funnel_file
@@ -550,8 +550,9 @@ def segments_add(
     it within seconds."""
     settings = _settings()
     try:
+        replicas = load_settings(KafkaSettings).kafka_replication_factor  # (BEACON_KAFKA_REPLICATION_FACTOR)
         segment, path = add_segment(DefinitionFolder(settings.definitions_dir), file, settings.kafka_address,
-                                    replace=replace)  # fmt: skip
+                                    replace=replace, replication_factor=replicas)  # fmt: skip
     except InvalidSegmentError as error:
         errors.print(f"[red]{error}[/red]")
         raise typer.Exit(1) from None

@@ -28,13 +28,17 @@ class Members:
 
 
 def add_segment(
-    folder: DefinitionFolder, source: Path, kafka_bootstrap: str, *, replace: bool
+    folder: DefinitionFolder, source: Path, kafka_bootstrap: str, *, replace: bool, replication_factor: int = 1
 ) -> tuple[SegmentDefinition, Path]:
-    """Check ``source``, create the segment's topic, and install it as ``segments/<segment_id>.yaml``."""
+    """Check ``source``, create the segment's topic (with ``replication_factor`` replicas), and install it as
+    ``segments/<segment_id>.yaml``."""
     segment = load_segment_file(source)
     if folder.segment_path(segment.segment_id).exists() and not replace:
         raise SegmentExistsError(f"segment {segment.segment_id!r} exists: use --replace to change it")
-    asyncio.run(ensure_topics(kafka_bootstrap, [segment_topic(segment.topic)], connect_timeout_seconds=10))
+    created = ensure_topics(
+        kafka_bootstrap, [segment_topic(segment.topic)], connect_timeout_seconds=10, replication_factor=replication_factor
+    )
+    asyncio.run(created)
     return segment, folder.write_segment(segment)
 
 
