@@ -552,7 +552,7 @@ def segments_add(
     try:
         replicas = load_settings(KafkaSettings).kafka_replication_factor  # (BEACON_KAFKA_REPLICATION_FACTOR)
         segment, path = add_segment(DefinitionFolder(settings.definitions_dir), file, settings.kafka_address,
-                                    replace=replace, replication_factor=replicas)  # fmt: skip
+                                    replace=replace, replicas=replicas)  # fmt: skip
     except InvalidSegmentError as error:
         errors.print(f"[red]{error}[/red]")
         raise typer.Exit(1) from None

@@ -28,17 +28,15 @@ class Members:
 
 
 def add_segment(
-    folder: DefinitionFolder, source: Path, kafka_bootstrap: str, *, replace: bool, replication_factor: int = 1
+    folder: DefinitionFolder, source: Path, kafka_bootstrap: str, *, replace: bool, replicas: int = 1
 ) -> tuple[SegmentDefinition, Path]:
-    """Check ``source``, create the segment's topic (with ``replication_factor`` replicas), and install it as
+    """Check ``source``, create the segment's topic (with ``replicas`` replicas), and install it as
     ``segments/<segment_id>.yaml``."""
     segment = load_segment_file(source)
     if folder.segment_path(segment.segment_id).exists() and not replace:
         raise SegmentExistsError(f"segment {segment.segment_id!r} exists: use --replace to change it")
-    created = ensure_topics(
-        kafka_bootstrap, [segment_topic(segment.topic)], connect_timeout_seconds=10, replication_factor=replication_factor
-    )
-    asyncio.run(created)
+    topics = [segment_topic(segment.topic)]
+    asyncio.run(ensure_topics(kafka_bootstrap, topics, connect_timeout_seconds=10, replication_factor=replicas))
     return segment, folder.write_segment(segment)
 
 
