@@ -213,8 +213,7 @@ async def _process(record: FaustEvent) -> None:
         event = Event.model_validate_json(payload)
         if not event.person_id:
             return  # an event of no one (no ids, no usable IP): nothing to keep
-        stored = people.get(key)
-        state = decoded_people.decoded(key, stored) if stored is not None else PersonState()
+        state = _state_of(key) or PersonState()
         stream_time = idle_profiles.clock.advance(message.partition, milliseconds(event.received_at))
         changes = track_person(state, event, _rules_for(event.site_id), now, stream_time, message.partition)
     except Exception as error:  # a bug must not stop the agent: the event stays in beacon.events, kept here too

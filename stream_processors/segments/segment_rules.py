@@ -98,11 +98,12 @@ def compile_segment(definition: SegmentDefinition) -> CompiledSegment:
         else:
             tests.append(AttributeTest(rule.attribute, rule.condition))
     attributes = frozenset(test.attribute for test in tests if isinstance(test, AttributeTest))
-    longest = {key: _longest(spans) for key, spans in windows.items()}
+    longest = {key: longest_window(spans) for key, spans in windows.items()}
     return CompiledSegment(definition, definition.version, tuple(tests), matches, attributes, longest)
 
 
-def _longest(spans: list[int | None]) -> int | None:
+def longest_window(spans: Sequence[int | None]) -> int | None:
+    """The furthest back any of ``spans`` reaches (None: a span without a window, which reaches everything)."""
     return None if None in spans else max(span for span in spans if span is not None)
 
 

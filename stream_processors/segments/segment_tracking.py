@@ -18,7 +18,14 @@ from typing import overload
 from schemas.events import Event
 from schemas.segments import Change, SegmentChange
 from stream_processors.matching.event_match import CompiledMatch, counts_for_person, field_text
-from stream_processors.segments.segment_rules import CompiledSegment, Evidence, RecencyTest, is_member, next_change_ms
+from stream_processors.segments.segment_rules import (
+    CompiledSegment,
+    Evidence,
+    RecencyTest,
+    is_member,
+    longest_window,
+    next_change_ms,
+)
 from stream_processors.visitors.track_event import milliseconds
 
 LAST_SEEN = "@last_seen"  # the input of recency rules, among the inputs of ``SiteSegments``
@@ -63,16 +70,15 @@ class SiteSegments(Sequence[CompiledSegment]):
     def __init__(self, segments: Iterable[CompiledSegment]) -> None:
         self.segments = tuple(segments)
         matches: dict[str, CompiledMatch] = {}
-        reach: dict[str, int | None] = {}
+        spans: dict[str, list[int | None]] = {}
         for segment in self.segments:
             matches.update(segment.matches)
             for key, window in segment.windows_ms.items():
-                unbounded = window is None or (key in reach and reach[key] is None)
-                reach[key] = None if unbounded else max(window or 0, reach.get(key) or 0)
+                spans.setdefault(key, []).append(window)
         self.matches = tuple(matches.items())
         self.event_names = frozenset(name for match in matches.values() for name in match.events)
         self.attributes = tuple(sorted({name for segment in self.segments for name in segment.attributes}))
-        self.reach = reach
+        self.reach = {key: longest_window(windows) for key, windows in spans.items()}
         self.inputs = tuple(_inputs(segment) for segment in self.segments)
 
     @overload
